@@ -1,0 +1,15 @@
+//! Identity domain of the eID gateway.
+//!
+//! This crate holds the identity side's types, pure logic and the storage
+//! *traits* that logic needs. It depends on neither an HTTP framework nor a
+//! database driver: the `gateway` crate implements the traits with sqlx and
+//! maps the errors defined here to HTTP responses.
+//!
+//! Time is always a parameter (`now: OffsetDateTime`), never read from the
+//! system clock inside this crate, so that tests pin it.
+
+pub mod replay;
+pub mod store;
+
+pub use replay::{ReplayStore, Sighting};
+pub use store::StoreError;

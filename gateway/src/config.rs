@@ -1,0 +1,357 @@
+//! The gateway's settings: a typed serde struct read from a TOML file and
+//! `GATEWAY_*` environment variables, then checked.
+//!
+//! Precedence, lowest first: built-in defaults, the config file, the
+//! environment, command-line flags. Nested keys use a double underscore in
+//! environment variables: `http.max_body_bytes` is
+//! `GATEWAY_HTTP__MAX_BODY_BYTES`. `gateway.example.toml` at the repository
+//! root documents every setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override settings.
+pub const ENV_PREFIX: &str = "GATEWAY_";
+
+/// All settings of one gateway process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP listener.
+    pub http: HttpConfig,
+    /// TLS termination; absent means plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Settings of the HTTP listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger bodies get `413`.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered with `503`.
+    pub request_timeout_secs: u64,
+    /// After a shutdown signal, how long in-flight requests may still run.
+    pub shutdown_grace_secs: u64,
+    /// The URL citizens and departments reach this gateway at, used in the
+    /// links the gateway prints and, later, as the OIDC issuer. Defaults to
+    /// `http(s)://LISTEN`.
+    pub public_url: Option<String>,
+}
+
+/// Paths of the PEM certificate chain and private key for TLS termination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate first, then its intermediates.
+    pub cert_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// Settings of the database connection pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://...`.
+    pub url: String,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection.
+    pub acquire_timeout_secs: u64,
+    /// How long `/readyz` waits for the database to answer.
+    pub ready_timeout_ms: u64,
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter, for example `info` or `info,gateway=debug`.
+    /// `RUST_LOG` overrides it when set.
+    pub filter: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            tls: None,
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 256 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            public_url: None,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/gateway.db".to_owned(),
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            ready_timeout_ms: 2000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// The configuration could not be loaded or is inconsistent. Shown to the
+/// operator as one line; the process exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file named on the command line does not exist or cannot be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable {
+        /// The path given.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A value has the wrong type, a key is unknown, or the TOML is malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value parsed but is not acceptable.
+    #[error("invalid setting {key}: {reason}")]
+    Value {
+        /// The setting's dotted key.
+        key: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then `GATEWAY_*` variables
+    /// from the process environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed(ENV_PREFIX))
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            // figment silently skips a missing file; an operator who names
+            // one wants to hear that it is not there.
+            std::fs::metadata(path).map_err(|e| ConfigError::Unreadable {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // GATEWAY_CONFIG names the file itself (see the CLI), it is not a setting.
+        figment = figment.merge(env.ignore(&["config"]).split("__"));
+        let config: Config = figment.extract().map_err(one_line)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Value {
+                key: "database.url",
+                reason: "must start with sqlite: or postgres://".to_owned(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Value {
+                key: "database.max_connections",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.http.max_body_bytes == 0 {
+            return Err(ConfigError::Value {
+                key: "http.max_body_bytes",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err(ConfigError::Value {
+                key: "http.request_timeout_secs",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(public) = &self.http.public_url {
+            if !(public.starts_with("https://") || public.starts_with("http://")) {
+                return Err(ConfigError::Value {
+                    key: "http.public_url",
+                    reason: "must be an http:// or https:// URL".to_owned(),
+                });
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(ConfigError::Value {
+                key: "log.filter",
+                reason: e.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The base URL this gateway is reached at (no trailing slash).
+    pub fn public_url(&self) -> String {
+        match &self.http.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", self.http.listen)
+            }
+        }
+    }
+
+    /// The request timeout as a [`Duration`].
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+}
+
+/// figment reports every problem it found; the operator gets the first, on
+/// one line, and how many more there are.
+fn one_line(error: figment::Error) -> ConfigError {
+    let count = error.count();
+    let first = error.into_iter().next();
+    let mut text = match first {
+        Some(e) => e.to_string(),
+        None => "invalid configuration".to_owned(),
+    };
+    text = text.replace('\n', " ");
+    if count > 1 {
+        text.push_str(&format!(" (and {} more)", count - 1));
+    }
+    ConfigError::Invalid(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment provider that reads nothing: environment overrides
+    /// are tested on the real binary, where each test owns its process.
+    fn no_env() -> Env {
+        Env::prefixed("GATEWAY_UNIT_TEST_UNSET_PREFIX_")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::default();
+        config.validate().expect("defaults validate");
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "[http]\nlisten = \"0.0.0.0:9000\"\n[database]\nurl = \"postgres://db/gw\"\n",
+        )
+        .expect("write");
+        let config = Config::load_from(Some(&path), no_env()).expect("loads");
+        assert_eq!(config.http.listen, "0.0.0.0:9000".parse().expect("addr"));
+        assert_eq!(config.database.url, "postgres://db/gw");
+        assert_eq!(config.http.max_body_bytes, 256 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[http]\nlisten_addr = \"0.0.0.0:9000\"\n").expect("write");
+        let err = Config::load_from(Some(&path), no_env()).expect_err("rejected");
+        let text = err.to_string();
+        assert!(text.contains("listen_addr"), "{text}");
+        assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn missing_file_is_reported_with_path() {
+        let err = Config::load_from(Some(Path::new("/nonexistent/g.toml")), no_env())
+            .expect_err("rejected");
+        assert!(matches!(err, ConfigError::Unreadable { .. }));
+        assert!(err.to_string().contains("/nonexistent/g.toml"));
+    }
+
+    #[test]
+    fn bad_scheme_is_rejected() {
+        let mut config = Config::default();
+        config.database.url = "mysql://x".to_owned();
+        let err = config.validate().expect_err("rejected");
+        assert!(err.to_string().contains("database.url"));
+    }
+
+    #[test]
+    fn zero_limits_are_rejected() {
+        let mut config = Config::default();
+        config.http.max_body_bytes = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.database.max_connections = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.log.filter = "gateway=notalevel".to_owned();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn public_url_follows_tls_and_override() {
+        let mut config = Config::default();
+        config.tls = Some(TlsConfig {
+            cert_file: "c.pem".into(),
+            key_file: "k.pem".into(),
+        });
+        assert_eq!(config.public_url(), "https://127.0.0.1:8080");
+        config.http.public_url = Some("https://eid.example.gov.hk/".to_owned());
+        assert_eq!(config.public_url(), "https://eid.example.gov.hk");
+        config.http.public_url = Some("ftp://x".to_owned());
+        assert!(config.validate().is_err());
+    }
+}

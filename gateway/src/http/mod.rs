@@ -1,0 +1,81 @@
+//! The HTTP surface: [`app`] builds the router with its middleware stack.
+//!
+//! One module per area. The middleware order, outermost first:
+//! request id, security headers, tracing span, metrics, error envelope,
+//! panic catcher, timeout, body limit (enforced by the body extractors,
+//! which stop reading at the limit); then the handler.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::state::AppState;
+
+pub mod error;
+pub mod headers;
+pub mod ops;
+pub mod request_id;
+
+pub use error::ApiError;
+pub use headers::Transport;
+pub use request_id::{REQUEST_ID_HEADER, RequestId};
+
+/// The gateway's router, with every route and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let config = state.config();
+    let transport = Transport {
+        tls: config.tls.is_some(),
+    };
+    let max_body = config.http.max_body_bytes;
+    let timeout = config.request_timeout();
+
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default();
+            // The matched route, never the raw path or query: those can
+            // carry codes, tokens or personal data.
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                route,
+                request_id,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/csp-report", post(ops::csp_report))
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::assign_request_id))
+                .layer(from_fn_with_state(transport, headers::security_headers))
+                .layer(trace)
+                .layer(from_fn_with_state(state.clone(), ops::record_metrics))
+                .layer(from_fn(error::error_envelope))
+                .layer(CatchPanicLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    timeout,
+                ))
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,178 @@
+//! What each subcommand does, from validated arguments to exit code.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use eid_core::ReplayStore;
+use tokio::net::TcpListener;
+
+use crate::cli::{Cli, Command, ConfigArg, DemoArgs, ServeArgs};
+use crate::config::Config;
+use crate::demo;
+use crate::state::AppState;
+use crate::store::Db;
+use crate::{http, server, telemetry};
+
+/// How often expired replay records are purged.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The configuration or the files it names are wrong: exit code 2.
+    #[error("{0}")]
+    Config(String),
+    /// The configuration is fine but something it needs failed (the database
+    /// cannot be reached, the port is taken): exit code 1.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Config(_) => ExitCode::from(2),
+            Failure::Runtime(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs a parsed command line to completion.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = load_config(&args.config, args.listen)?;
+            telemetry::init(&config.log);
+            let db = open_db(&config).await?;
+            serve(config, db, None).await
+        }
+        Command::Demo(args) => run_demo(args).await,
+        Command::Migrate(args) => {
+            let config = load_config(&args, None)?;
+            telemetry::init(&config.log);
+            let db = open_db(&config).await?;
+            println!("migrations applied ({:?} database)", db.backend());
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn load_config(arg: &ConfigArg, listen: Option<SocketAddr>) -> Result<Config, Failure> {
+    let mut config =
+        Config::load(arg.config.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
+    if let Some(listen) = listen {
+        config.http.listen = listen;
+    }
+    Ok(config)
+}
+
+/// Connects and migrates.
+async fn open_db(config: &Config) -> Result<Db, Failure> {
+    let db = Db::connect(&config.database)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    db.migrate()
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    Ok(db)
+}
+
+async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
+    let DemoArgs {
+        serve: ServeArgs { listen, config },
+        data_dir,
+        reset,
+    } = args;
+    let mut config = load_config(&config, listen)?;
+    config.database.url = demo::database_url(&data_dir);
+    config
+        .validate()
+        .map_err(|e| Failure::Config(e.to_string()))?;
+    telemetry::init(&config.log);
+    if reset {
+        demo::reset(&data_dir).map_err(|e| Failure::Runtime(e.to_string()))?;
+    }
+    let db = open_db(&config).await?;
+    let seeding = demo::seed(&db, time::OffsetDateTime::now_utc())
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let banner = move |base: &str| demo::banner(base, &data_dir, &seeding);
+    serve(config, db, Some(Box::new(banner))).await
+}
+
+/// Prints what a newcomer should open, given the base URL.
+type Banner = Box<dyn FnOnce(&str) -> String + Send>;
+
+async fn serve(config: Config, db: Db, banner: Option<Banner>) -> Result<(), Failure> {
+    let tls = match &config.tls {
+        Some(tls) => Some(server::load_tls(tls).map_err(|e| Failure::Config(e.to_string()))?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.http.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(format!("cannot read the listening address: {e}")))?;
+    let base = base_url(&config, bound);
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    let state = AppState::new(db.clone(), config);
+    let maintenance = tokio::spawn(maintenance(state.clone()));
+
+    tracing::info!(address = %bound, tls = tls.is_some(), "listening");
+    println!("gateway listening on {base}");
+    if let Some(banner) = banner {
+        println!("{}", banner(&base));
+    }
+    server::serve(
+        listener,
+        http::app(state),
+        tls,
+        server::shutdown_signal(),
+        grace,
+    )
+    .await;
+    maintenance.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The URL to print: the configured public URL, or the bound address with
+/// an unspecified IP replaced by loopback so that the link can be opened.
+fn base_url(config: &Config, bound: SocketAddr) -> String {
+    if config.http.public_url.is_some() {
+        return config.public_url();
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut shown = bound;
+    if shown.ip().is_unspecified() {
+        shown.set_ip(if bound.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("{scheme}://{shown}")
+}
+
+/// Background housekeeping: purges expired replay records.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    loop {
+        tick.tick().await;
+        match state.db().purge_expired(state.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "expired replay records purged"),
+            Err(error) => tracing::warn!(%error, "replay purge failed"),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The application state every handler receives: the database, the
+//! settings, the metrics registry and the clock. No global statics: tests
+//! build as many independent states as they like.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Db;
+
+/// Where the current time comes from. Tests pin it; the service reads the
+/// system clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that always says the same time, for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+/// Shared state of one gateway process. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    config: Config,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Builds the state from an open database and validated settings, with
+    /// the system clock and a fresh metrics registry.
+    pub fn new(db: Db, config: Config) -> Self {
+        Self::with_clock(db, config, Arc::new(SystemClock))
+    }
+
+    /// Like [`AppState::new`] with a chosen clock.
+    pub fn with_clock(db: Db, config: Config, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                metrics: Metrics::new(),
+                clock,
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The current time, from the state's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+}
