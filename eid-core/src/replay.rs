@@ -52,6 +52,10 @@ pub enum ReplayKeyError {
         /// The limit.
         max: usize,
     },
+    /// The identifier contains a NUL character, which no protocol
+    /// identifier has and PostgreSQL text cannot store.
+    #[error("single-use identifier contains a NUL character")]
+    NulInId,
 }
 
 /// Checks that a scope and identifier fit the limits every store enforces.
@@ -71,6 +75,9 @@ pub fn check_key(scope: &str, id: &str) -> Result<(), ReplayKeyError> {
             len: id.len(),
             max: MAX_ID_LEN,
         });
+    }
+    if id.contains('\0') {
+        return Err(ReplayKeyError::NulInId);
     }
     Ok(())
 }
@@ -126,5 +133,6 @@ mod tests {
         ));
         assert_eq!(check_key("jti", &"x".repeat(MAX_ID_LEN)), Ok(()));
         assert!(check_key(&"s".repeat(MAX_SCOPE_LEN + 1), "a").is_err());
+        assert_eq!(check_key("jti", "a\0b"), Err(ReplayKeyError::NulInId));
     }
 }

@@ -1,1 +1,9 @@
+//! Integration tests of the gateway: one binary (DESIGN.md, convention 9).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod cli;
+mod http;
+mod server;
+mod storage;
+mod support;

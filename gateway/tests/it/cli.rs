@@ -1,0 +1,360 @@
+//! The real binary: exit codes, one-line errors, environment overrides, the
+//! demo's first run, reuse and reset, and shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+/// A command with a clean `GATEWAY_*` environment, run in `dir`.
+fn gateway(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GATEWAY_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Runs to completion (with a time limit) and returns the output.
+fn run(mut command: Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("command finished in time")
+        .unwrap()
+}
+
+/// Asserts exit code 2 and a single `error:` line naming `needle`, with no
+/// panic or backtrace.
+fn assert_config_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        lines[0].to_lowercase().contains(&needle.to_lowercase()),
+        "{needle:?} in {stderr}"
+    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command.args(["serve", "--config", "nope.toml"]);
+    assert_config_error(&run(command), "nope.toml");
+}
+
+#[test]
+fn config_file_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[http]\nlisten_address = \"1.2.3.4:5\"\n", "listen_address"),
+        ("[http]\nmax_body_bytes = \"lots\"\n", "max_body_bytes"),
+        ("[http\nlisten = ", "TOML"),
+        ("[database]\nurl = \"mysql://x/y\"\n", "database.url"),
+        ("[log]\nformat = \"xml\"\n", "xml"),
+        (
+            "[tls]\ncert_file = \"absent-cert.pem\"\nkey_file = \"absent-key.pem\"\n",
+            "absent-cert.pem",
+        ),
+    ];
+    for (text, needle) in cases {
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut command = gateway(dir.path());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path);
+        assert_config_error(&run(command), needle);
+    }
+}
+
+#[test]
+fn environment_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("GATEWAY_HTTP__MAX_BODY_BYTES", "lots", "max_body_bytes"),
+        ("GATEWAY_HTTP__NO_SUCH_SETTING", "1", "no_such_setting"),
+        ("GATEWAY_DATABASE__URL", "oracle://db", "database.url"),
+        (
+            "GATEWAY_DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections",
+        ),
+    ];
+    for (key, value, needle) in cases {
+        let mut command = gateway(dir.path());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env(key, value);
+        assert_config_error(&run(command), needle);
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command.args(["serve", "--listen", "not-an-address"]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--listen"));
+}
+
+#[test]
+fn unreachable_database_exits_1_without_leaking_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env(
+            "GATEWAY_DATABASE__URL",
+            "postgres://gw:s3cret-pw@127.0.0.1:1/gateway",
+        )
+        .env("GATEWAY_DATABASE__ACQUIRE_TIMEOUT_SECS", "2");
+    let output = run(command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command
+        .arg("migrate")
+        .env("GATEWAY_DATABASE__URL", "sqlite://state/gw.db");
+    let output = run(command);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
+    assert!(dir.path().join("state/gw.db").exists());
+    let mut again = gateway(dir.path());
+    again
+        .arg("migrate")
+        .env("GATEWAY_DATABASE__URL", "sqlite://state/gw.db");
+    assert!(run(again).status.success(), "a second migrate is a no-op");
+}
+
+/// A running gateway process and the URL it printed.
+struct Running {
+    child: Child,
+    base: String,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "gateway did not start: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            };
+            if let Some(url) = line.strip_prefix("gateway listening on ") {
+                break url.to_owned();
+            }
+        };
+        Self {
+            child,
+            base,
+            stdout: rx,
+        }
+    }
+
+    /// The rest of standard output printed so far (the demo's banner).
+    fn printed(&self) -> String {
+        std::thread::sleep(Duration::from_millis(200));
+        self.stdout.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        plain_http::get(&format!("{}{path}", self.base))
+    }
+
+    /// Sends SIGTERM and returns the exit status and standard error.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (tx, rx) = mpsc::channel();
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let output = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("gateway stops after SIGTERM")
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+mod plain_http {
+    //! A tiny blocking GET over a std socket: the CLI tests run without an
+    //! async runtime.
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    pub fn get(url: &str) -> (u16, String) {
+        let rest = url.strip_prefix("http://").expect("http URL");
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let mut stream = TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let status = raw[9..12].parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+        (status, body)
+    }
+}
+
+fn demo(dir: &Path, extra: &[&str]) -> Command {
+    let mut command = gateway(dir);
+    command
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir", "demo-data"])
+        .args(extra);
+    command
+}
+
+#[test]
+fn demo_serves_reuses_and_resets() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let first = Running::start(demo(dir.path(), &[]));
+    let banner = first.printed();
+    assert!(banner.contains("seeded now"), "{banner}");
+    assert!(
+        banner.contains(&format!("{}/healthz", first.base)),
+        "{banner}"
+    );
+    assert!(banner.contains("--reset"));
+    assert_eq!(
+        first.get("/healthz"),
+        (200, "{\"status\":\"ok\"}".to_owned())
+    );
+    let (status, body) = first.get("/readyz");
+    assert_eq!(status, 200, "{body}");
+    let (status, metrics) = first.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#)
+    );
+    let (code, stderr) = first.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(dir.path().join("demo-data/gateway.db").exists());
+
+    let second = Running::start(demo(dir.path(), &[]));
+    let banner = second.printed();
+    assert!(banner.contains("reusing data seeded"), "{banner}");
+    assert_eq!(second.terminate().0, Some(0));
+
+    let third = Running::start(demo(dir.path(), &["--reset"]));
+    let banner = third.printed();
+    assert!(banner.contains("seeded now"), "{banner}");
+    assert_eq!(third.terminate().0, Some(0));
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm_and_logs_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db")
+        .env("GATEWAY_LOG__FORMAT", "json");
+    let running = Running::start(command);
+    assert_eq!(running.get("/healthz").0, 200);
+    assert_eq!(running.get("/missing").0, 404);
+    let (code, stderr) = running.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let request_lines: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.len() == 32)
+        })
+        .collect();
+    assert!(
+        request_lines.len() >= 2,
+        "request lines carry the id: {stderr}"
+    );
+    assert!(stderr.contains("received SIGTERM"));
+    assert!(!stderr.contains("/missing"), "raw paths are not logged");
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut command = gateway(dir.path());
+    command
+        .args(["serve", "--listen", &addr])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+    let output = run(command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+}
