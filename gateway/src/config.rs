@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const ENV_PREFIX: &str = "GATEWAY_";
 
 /// All settings of one gateway process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The HTTP listener.
@@ -93,17 +93,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            http: HttpConfig::default(),
-            tls: None,
-            database: DatabaseConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for HttpConfig {
@@ -219,13 +208,13 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
-        if let Some(public) = &self.http.public_url {
-            if !(public.starts_with("https://") || public.starts_with("http://")) {
-                return Err(ConfigError::Value {
-                    key: "http.public_url",
-                    reason: "must be an http:// or https:// URL".to_owned(),
-                });
-            }
+        if let Some(public) = &self.http.public_url
+            && !(public.starts_with("https://") || public.starts_with("http://"))
+        {
+            return Err(ConfigError::Value {
+                key: "http.public_url",
+                reason: "must be an http:// or https:// URL".to_owned(),
+            });
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::Value {
@@ -277,6 +266,26 @@ mod tests {
     /// are tested on the real binary, where each test owns its process.
     fn no_env() -> Env {
         Env::prefixed("GATEWAY_UNIT_TEST_UNSET_PREFIX_")
+    }
+
+    #[test]
+    fn example_file_documents_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway.example.toml");
+        let config = Config::load_from(Some(&path), no_env()).expect("example loads");
+        assert_eq!(config, Config::default());
+        // The commented-out sections are complete and valid when enabled.
+        let text = std::fs::read_to_string(&path).expect("read");
+        let enabled = text
+            .replace("# public_url", "public_url")
+            .replace("# [tls]", "[tls]")
+            .replace("# cert_file", "cert_file")
+            .replace("# key_file", "key_file");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("g.toml");
+        std::fs::write(&copy, enabled).expect("write");
+        let config = Config::load_from(Some(&copy), no_env()).expect("enabled example loads");
+        assert!(config.tls.is_some());
+        assert_eq!(config.public_url(), "https://eid.example.gov.hk");
     }
 
     #[test]
@@ -343,11 +352,13 @@ mod tests {
 
     #[test]
     fn public_url_follows_tls_and_override() {
-        let mut config = Config::default();
-        config.tls = Some(TlsConfig {
-            cert_file: "c.pem".into(),
-            key_file: "k.pem".into(),
-        });
+        let mut config = Config {
+            tls: Some(TlsConfig {
+                cert_file: "c.pem".into(),
+                key_file: "k.pem".into(),
+            }),
+            ..Config::default()
+        };
         assert_eq!(config.public_url(), "https://127.0.0.1:8080");
         config.http.public_url = Some("https://eid.example.gov.hk/".to_owned());
         assert_eq!(config.public_url(), "https://eid.example.gov.hk");

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use eid_core::ReplayStore;
@@ -46,8 +47,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => {
             let config = load_config(&args.config, args.listen)?;
             telemetry::init(&config.log);
+            let tls = load_tls(&config)?;
             let db = open_db(&config).await?;
-            serve(config, db, None).await
+            serve(config, tls, db, None).await
         }
         Command::Demo(args) => run_demo(args).await,
         Command::Migrate(args) => {
@@ -93,6 +95,7 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
         .validate()
         .map_err(|e| Failure::Config(e.to_string()))?;
     telemetry::init(&config.log);
+    let tls = load_tls(&config)?;
     if reset {
         demo::reset(&data_dir).map_err(|e| Failure::Runtime(e.to_string()))?;
     }
@@ -101,17 +104,29 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     let banner = move |base: &str| demo::banner(base, &data_dir, &seeding);
-    serve(config, db, Some(Box::new(banner))).await
+    serve(config, tls, db, Some(Box::new(banner))).await
+}
+
+/// Loads the TLS files before anything else touches the database, so that a
+/// bad certificate path is reported as the configuration error it is.
+fn load_tls(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, Failure> {
+    config
+        .tls
+        .as_ref()
+        .map(server::load_tls)
+        .transpose()
+        .map_err(|e| Failure::Config(e.to_string()))
 }
 
 /// Prints what a newcomer should open, given the base URL.
 type Banner = Box<dyn FnOnce(&str) -> String + Send>;
 
-async fn serve(config: Config, db: Db, banner: Option<Banner>) -> Result<(), Failure> {
-    let tls = match &config.tls {
-        Some(tls) => Some(server::load_tls(tls).map_err(|e| Failure::Config(e.to_string()))?),
-        None => None,
-    };
+async fn serve(
+    config: Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    db: Db,
+    banner: Option<Banner>,
+) -> Result<(), Failure> {
     let listener = TcpListener::bind(config.http.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.http.listen)))?;

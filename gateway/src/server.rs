@@ -4,7 +4,6 @@
 //! grace period), idle keep-alive connections are closed.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +91,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 ///
 /// With `tls`, every connection is a TLS connection; handshakes that fail or
 /// stall are dropped without affecting others. Handlers can read the peer
-/// address as [`ConnectInfo<SocketAddr>`].
+/// address as `ConnectInfo<std::net::SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -198,9 +197,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("received Ctrl-C"),
         () = terminate => tracing::info!("received SIGTERM"),
     }
-}
-
-/// The address a listener is bound to, for the log and the printed URLs.
-pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
 }

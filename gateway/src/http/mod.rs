@@ -56,7 +56,10 @@ pub fn app(state: AppState) -> Router {
                 request_id,
             )
         })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        // Every answer is logged once by on_response, with its status; the
+        // causes of 5xx answers are logged where they arise.
+        .on_failure(());
 
     Router::new()
         .route("/healthz", get(ops::healthz))

@@ -113,17 +113,17 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            let in_memory =
-                options.get_filename() == Path::new(":memory:") || config.url.contains(":memory:");
-            if !in_memory {
-                if let Some(dir) = options.get_filename().parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| DbError::Directory {
-                            path: dir.display().to_string(),
-                            reason: e.to_string(),
-                        })?;
-                    }
-                }
+            let in_memory = options.get_filename() == Path::new(":memory:")
+                || config.url.contains(":memory:")
+                || config.url.contains("mode=memory");
+            if let Some(dir) = options.get_filename().parent()
+                && !in_memory
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| DbError::Directory {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
             }
             // Every connection to ":memory:" is a database of its own: keep
             // exactly one, forever.
@@ -176,9 +176,10 @@ impl Db {
         }
     }
 
-    /// Applies the pending migrations of this backend. Safe to run from
-    /// several processes at once: sqlx takes a lock (an advisory lock on
-    /// PostgreSQL) while it migrates.
+    /// Applies the pending migrations of this backend. On PostgreSQL several
+    /// processes may start at once: sqlx holds an advisory lock while it
+    /// migrates. SQLite has no such lock; one process per SQLite file is the
+    /// supported setup, and `gateway migrate` can run before it starts.
     pub async fn migrate(&self) -> Result<(), DbError> {
         let result = match self {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,

@@ -358,3 +358,15 @@ fn port_in_use_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
+
+#[test]
+fn tls_files_are_checked_before_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GATEWAY_TLS__CERT_FILE", "missing-cert.pem")
+        .env("GATEWAY_TLS__KEY_FILE", "missing-key.pem")
+        .env("GATEWAY_DATABASE__URL", "postgres://gw@127.0.0.1:1/gw");
+    assert_config_error(&run(command), "missing-cert.pem");
+}

@@ -192,11 +192,11 @@ async fn replay_hostile_ids_are_stored_literally(db: &Db) {
     let exp = T0 + Duration::minutes(5);
     let hostile = "'); DROP TABLE replay_guard; --\u{202e}\u{1b}[31m";
     assert_eq!(
-        db.check_and_record("jti", &hostile, exp, T0).await.unwrap(),
+        db.check_and_record("jti", hostile, exp, T0).await.unwrap(),
         Sighting::Fresh
     );
     assert_eq!(
-        db.check_and_record("jti", &hostile, exp, T0).await.unwrap(),
+        db.check_and_record("jti", hostile, exp, T0).await.unwrap(),
         Sighting::Replayed
     );
     db.ping().await.unwrap();

@@ -1,0 +1,327 @@
+//! The checks. Each looks at the gateway only through HTTP.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use crate::SetupError;
+use crate::report::{Outcome, Report, Status};
+
+/// One HTTP exchange as the checks see it.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+struct Target {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Target {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: Option<&'static str>,
+    ) -> Result<Answer, String> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| e.to_string())?.to_vec();
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Result<Answer, String> {
+        self.send(Method::GET, path, &[], None).await
+    }
+}
+
+fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .headers
+        .get(name)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+}
+
+type Verdict = Result<(), String>;
+
+/// Checks an error answer: status, JSON body with exactly `error`,
+/// `message`, `request_id`, the expected code, and the id equal to the
+/// `x-request-id` header.
+fn error_body(answer: &Answer, status: StatusCode, code: &str) -> Verdict {
+    if answer.status != status {
+        return Err(format!("status {} instead of {status}", answer.status));
+    }
+    let Some(body) = sdk::parse_error(status.as_u16(), &answer.body) else {
+        return Err(format!(
+            "body is not the error body: {}",
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(120)
+                .collect::<String>()
+        ));
+    };
+    if body.code != code {
+        return Err(format!("error code {:?} instead of {code:?}", body.code));
+    }
+    match header(answer, sdk::REQUEST_ID_HEADER) {
+        Some(id) if id == body.request_id && !id.is_empty() => Ok(()),
+        other => Err(format!(
+            "request_id {:?} does not match the x-request-id header {other:?}",
+            body.request_id
+        )),
+    }
+}
+
+async fn healthz(t: &Target) -> Verdict {
+    let a = t.get("/healthz").await?;
+    let body: serde_json::Value =
+        serde_json::from_slice(&a.body).map_err(|e| format!("not JSON: {e}"))?;
+    if a.status == StatusCode::OK && body["status"] == "ok" {
+        Ok(())
+    } else {
+        Err(format!("{} {body}", a.status))
+    }
+}
+
+async fn readyz(t: &Target) -> Verdict {
+    let a = t.get("/readyz").await?;
+    if a.status == StatusCode::OK {
+        Ok(())
+    } else {
+        Err(format!("status {}", a.status))
+    }
+}
+
+async fn not_found(t: &Target) -> Verdict {
+    let a = t.get("/conformance/does-not-exist").await?;
+    error_body(&a, StatusCode::NOT_FOUND, "not_found")
+}
+
+async fn method_not_allowed(t: &Target) -> Verdict {
+    let a = t.send(Method::DELETE, "/healthz", &[], None).await?;
+    error_body(&a, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")?;
+    match header(&a, "allow") {
+        Some(allow) if allow.contains("GET") => Ok(()),
+        other => Err(format!("Allow header {other:?}")),
+    }
+}
+
+async fn malformed_json(t: &Target) -> Verdict {
+    let a = t
+        .send(
+            Method::POST,
+            "/csp-report",
+            &[("content-type", "application/csp-report")],
+            Some("{\"csp-report\": "),
+        )
+        .await?;
+    error_body(&a, StatusCode::BAD_REQUEST, "malformed_json")
+}
+
+/// The headers every answer must carry, success or error.
+fn security_headers_of(a: &Answer) -> Verdict {
+    let csp = header(a, "content-security-policy").ok_or("no Content-Security-Policy")?;
+    if !csp.contains("frame-ancestors 'none'") {
+        return Err(format!("CSP lacks frame-ancestors 'none': {csp}"));
+    }
+    if csp.contains("'unsafe-inline'") || csp.contains("'unsafe-eval'") {
+        return Err(format!("CSP allows unsafe script: {csp}"));
+    }
+    if header(a, "x-content-type-options") != Some("nosniff") {
+        return Err("X-Content-Type-Options is not nosniff".to_owned());
+    }
+    if header(a, "referrer-policy").is_none() {
+        return Err("no Referrer-Policy".to_owned());
+    }
+    Ok(())
+}
+
+async fn security_headers(t: &Target) -> Verdict {
+    security_headers_of(&t.get("/healthz").await?).map_err(|e| format!("on 200: {e}"))?;
+    security_headers_of(&t.get("/conformance/missing").await?).map_err(|e| format!("on 404: {e}"))
+}
+
+async fn hsts(t: &Target) -> Result<Status, String> {
+    if !t.base.starts_with("https://") {
+        return Ok(Status::Skip);
+    }
+    let a = t.get("/healthz").await?;
+    let value = header(&a, "strict-transport-security").ok_or("no Strict-Transport-Security")?;
+    let max_age = value
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| format!("no max-age in {value:?}"))?;
+    if max_age >= 180 * 24 * 3600 {
+        Ok(Status::Pass)
+    } else {
+        Err(format!("max-age {max_age} is under 180 days"))
+    }
+}
+
+async fn request_ids(t: &Target) -> Verdict {
+    let kept = t
+        .send(
+            Method::GET,
+            "/healthz",
+            &[("x-request-id", "conformance-42")],
+            None,
+        )
+        .await?;
+    if header(&kept, sdk::REQUEST_ID_HEADER) != Some("conformance-42") {
+        return Err("a well-formed client request id is not echoed".to_owned());
+    }
+    let forged = t
+        .send(
+            Method::GET,
+            "/healthz",
+            &[("x-request-id", "x\" level=error msg=\"forged")],
+            None,
+        )
+        .await?;
+    match header(&forged, sdk::REQUEST_ID_HEADER) {
+        Some(id) if !id.contains('"') && !id.contains(' ') && !id.is_empty() => Ok(()),
+        other => Err(format!("a hostile request id came back as {other:?}")),
+    }
+}
+
+async fn metrics(t: &Target) -> Result<Status, String> {
+    let a = t.get("/metrics").await?;
+    if matches!(a.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
+        return Ok(Status::Skip);
+    }
+    let text = String::from_utf8_lossy(&a.body);
+    if a.status == StatusCode::OK && text.contains("http_requests_total{") {
+        Ok(Status::Pass)
+    } else {
+        Err(format!("status {} without http_requests_total", a.status))
+    }
+}
+
+fn outcome(id: &'static str, title: &'static str, verdict: Verdict) -> Outcome {
+    match verdict {
+        Ok(()) => Outcome {
+            id,
+            title,
+            status: Status::Pass,
+            detail: String::new(),
+        },
+        Err(detail) => Outcome {
+            id,
+            title,
+            status: Status::Fail,
+            detail,
+        },
+    }
+}
+
+fn optional(
+    id: &'static str,
+    title: &'static str,
+    verdict: Result<Status, String>,
+    skip_reason: &str,
+) -> Outcome {
+    match verdict {
+        Ok(Status::Skip) => Outcome {
+            id,
+            title,
+            status: Status::Skip,
+            detail: skip_reason.to_owned(),
+        },
+        Ok(_) => outcome(id, title, Ok(())),
+        Err(e) => outcome(id, title, Err(e)),
+    }
+}
+
+/// Runs every check against the gateway at `base_url`.
+pub async fn run(base_url: &str) -> Result<Report, SetupError> {
+    let base = base_url.trim_end_matches('/').to_owned();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(SetupError::BadBaseUrl {
+            url: base_url.to_owned(),
+        });
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| SetupError::Unreachable {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
+    let t = Target { base, http };
+    // One probe first, so that an unreachable target is a setup error, not
+    // a page of failures.
+    t.get("/healthz")
+        .await
+        .map_err(|reason| SetupError::Unreachable {
+            url: t.base.clone(),
+            reason,
+        })?;
+
+    let outcomes = vec![
+        outcome(
+            "ops.healthz",
+            "GET /healthz answers 200 {\"status\":\"ok\"}",
+            healthz(&t).await,
+        ),
+        outcome("ops.readyz", "GET /readyz answers 200", readyz(&t).await),
+        outcome(
+            "errors.not_found",
+            "an unknown route gets 404 and the error body",
+            not_found(&t).await,
+        ),
+        outcome(
+            "errors.method_not_allowed",
+            "a wrong method gets 405, the error body and Allow",
+            method_not_allowed(&t).await,
+        ),
+        outcome(
+            "errors.malformed_json",
+            "malformed JSON gets 400 malformed_json",
+            malformed_json(&t).await,
+        ),
+        outcome(
+            "headers.security",
+            "CSP with frame-ancestors 'none', nosniff and Referrer-Policy on every answer",
+            security_headers(&t).await,
+        ),
+        optional(
+            "headers.hsts",
+            "HSTS of at least 180 days over TLS",
+            hsts(&t).await,
+            "the target is plain HTTP",
+        ),
+        outcome(
+            "request_id.echo",
+            "safe client request ids are echoed, hostile ones replaced",
+            request_ids(&t).await,
+        ),
+        optional(
+            "ops.metrics",
+            "GET /metrics exposes request counters",
+            metrics(&t).await,
+            "/metrics is not exposed at this URL",
+        ),
+    ];
+    Ok(Report {
+        target: t.base,
+        outcomes,
+    })
+}
