@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 pub mod checks;
+pub mod limbo;
 pub mod report;
 
 pub use checks::run;

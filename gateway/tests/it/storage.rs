@@ -217,3 +217,17 @@ async fn closed_pool_reports_unavailable(db: &Db) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn sqlite_files_use_the_wal_journal() {
+    let test_db = crate::support::sqlite().await;
+    let Db::Sqlite(pool) = &test_db.db else {
+        panic!("an SQLite database");
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    test_db.finish().await;
+}

@@ -1,0 +1,310 @@
+//! Certificate revocation lists (RFC 5280 5 and 6.3): parsing, scope
+//! (issuer, partition by distribution point, user/CA-only), freshness,
+//! signature, and lookup. certificateHold counts as revoked.
+
+use std::collections::{HashMap, HashSet};
+
+use time::OffsetDateTime;
+use x509_parser::extensions::{DistributionPointName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
+
+use super::CertError;
+use super::model::{Algorithm, Certificate, GeneralName, Name, hex};
+
+/// Largest CRL accepted, in bytes.
+pub const MAX_CRL_SIZE: usize = 16 * 1024 * 1024;
+
+/// issuingDistributionPoint of a CRL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IssuingDistributionPoint {
+    /// The partition's names (fullName).
+    pub full_names: Vec<GeneralName>,
+    /// onlyContainsUserCerts.
+    pub only_user: bool,
+    /// onlyContainsCACerts.
+    pub only_ca: bool,
+    /// onlySomeReasons, when present.
+    pub only_some_reasons: Option<u16>,
+    /// indirectCRL.
+    pub indirect: bool,
+    /// onlyContainsAttributeCerts.
+    pub only_attribute: bool,
+}
+
+/// A revoked entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// Revocation time.
+    pub revoked_at: OffsetDateTime,
+    /// CRLReason code, when given.
+    pub reason: Option<u8>,
+}
+
+/// A parsed CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crl {
+    /// The CRL's DER.
+    pub der: Vec<u8>,
+    tbs: Vec<u8>,
+    signature_algorithm: Algorithm,
+    signature: Vec<u8>,
+    /// The CRL issuer's name.
+    pub issuer: Name,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate, when present.
+    pub next_update: Option<OffsetDateTime>,
+    /// cRLNumber bytes, when present.
+    pub number: Option<Vec<u8>>,
+    /// authorityKeyIdentifier's key id.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// issuingDistributionPoint, when present.
+    pub issuing_distribution_point: Option<IssuingDistributionPoint>,
+    /// Revoked serials (leading zero bytes stripped) and their entries.
+    pub revoked: HashMap<Vec<u8>, RevokedEntry>,
+}
+
+fn strip_zeros(serial: &[u8]) -> Vec<u8> {
+    let first = serial.iter().position(|b| *b != 0).unwrap_or(serial.len());
+    serial[first..].to_vec()
+}
+
+/// The name of a CRLReason code.
+pub fn reason_name(code: Option<u8>) -> &'static str {
+    match code {
+        None | Some(0) => "unspecified",
+        Some(1) => "keyCompromise",
+        Some(2) => "cACompromise",
+        Some(3) => "affiliationChanged",
+        Some(4) => "superseded",
+        Some(5) => "cessationOfOperation",
+        Some(6) => "certificateHold",
+        Some(8) => "removeFromCRL",
+        Some(9) => "privilegeWithdrawn",
+        Some(10) => "aACompromise",
+        Some(_) => "unknown",
+    }
+}
+
+fn malformed(detail: impl ToString) -> CertError {
+    CertError::Malformed {
+        what: "CRL",
+        detail: detail.to_string(),
+    }
+}
+
+impl Crl {
+    /// Parses a DER CRL. Delta CRLs, indirect entries (certificateIssuer)
+    /// and unknown critical extensions are rejected.
+    pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        if der.len() > MAX_CRL_SIZE {
+            return Err(CertError::TooLarge {
+                what: "CRL",
+                size: der.len(),
+                limit: MAX_CRL_SIZE,
+            });
+        }
+        let (rest, crl) = CertificateRevocationList::from_der(der).map_err(malformed)?;
+        if !rest.is_empty() {
+            return Err(malformed(format!("{} trailing bytes", rest.len())));
+        }
+        let tbs = &crl.tbs_cert_list;
+        if Algorithm::from_x509(&tbs.signature) != Algorithm::from_x509(&crl.signature_algorithm) {
+            return Err(CertError::SignatureAlgorithmMismatch);
+        }
+        let mut out = Crl {
+            der: der.to_vec(),
+            tbs: tbs.as_ref().to_vec(),
+            signature_algorithm: Algorithm::from_x509(&crl.signature_algorithm),
+            signature: crl.signature_value.data.to_vec(),
+            issuer: Name::from_x509(&tbs.issuer),
+            this_update: tbs.this_update.to_datetime(),
+            next_update: tbs.next_update.map(|t| t.to_datetime()),
+            number: None,
+            authority_key_id: None,
+            issuing_distribution_point: None,
+            revoked: HashMap::new(),
+        };
+        let mut seen = HashSet::new();
+        for ext in tbs.extensions() {
+            let oid = ext.oid.to_id_string();
+            if !seen.insert(oid.clone()) {
+                return Err(CertError::DuplicateExtension { oid });
+            }
+            match ext.parsed_extension() {
+                ParsedExtension::CRLNumber(n) => out.number = Some(n.to_bytes_be()),
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    out.authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec());
+                }
+                ParsedExtension::IssuingDistributionPoint(idp) => {
+                    let full_names = match &idp.distribution_point {
+                        Some(DistributionPointName::FullName(names)) => {
+                            names.iter().map(GeneralName::from_x509).collect()
+                        }
+                        Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => {
+                            return Err(CertError::UnknownCriticalExtension {
+                                oid: "2.5.29.28 (nameRelativeToCRLIssuer)".to_owned(),
+                            });
+                        }
+                        None => Vec::new(),
+                    };
+                    out.issuing_distribution_point = Some(IssuingDistributionPoint {
+                        full_names,
+                        only_user: idp.only_contains_user_certs,
+                        only_ca: idp.only_contains_ca_certs,
+                        only_some_reasons: idp.only_some_reasons.as_ref().map(|r| r.flags),
+                        indirect: idp.indirect_crl,
+                        only_attribute: idp.only_contains_attribute_certs,
+                    });
+                }
+                ParsedExtension::ParseError { error } => {
+                    return Err(CertError::InvalidExtension {
+                        oid,
+                        detail: error.to_string(),
+                    });
+                }
+                _ if ext.critical => return Err(CertError::UnknownCriticalExtension { oid }),
+                _ => {}
+            }
+        }
+        for entry in tbs.revoked_certificates.iter() {
+            let mut reason = None;
+            for ext in entry.extensions() {
+                match ext.parsed_extension() {
+                    ParsedExtension::ReasonCode(code) => reason = Some(code.0),
+                    ParsedExtension::ParseError { error } if ext.critical => {
+                        return Err(malformed(error));
+                    }
+                    _ if ext.critical => {
+                        return Err(CertError::UnknownCriticalExtension {
+                            oid: ext.oid.to_id_string(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            out.revoked.insert(
+                strip_zeros(entry.raw_serial()),
+                RevokedEntry {
+                    revoked_at: entry.revocation_date.to_datetime(),
+                    reason,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Parses every CRL in a PEM text.
+    pub fn from_pem(pem: &[u8]) -> Result<Vec<Self>, CertError> {
+        let mut out = Vec::new();
+        for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
+            let block = block.map_err(|e| CertError::Malformed {
+                what: "PEM",
+                detail: e.to_string(),
+            })?;
+            if block.label == "X509 CRL" {
+                out.push(Self::from_der(&block.contents)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the CRLs say about one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// A complete, fresh, correctly signed CRL does not list it.
+    Good,
+    /// Listed, with this reason name.
+    Revoked(&'static str),
+    /// No CRL could decide; why each was unusable.
+    Unknown(String),
+}
+
+/// Looks up `cert` (issued by `issuer`) in the given CRLs at time `at`.
+/// `verify` checks a CRL signature with the issuer's key and counts it
+/// against the budget.
+pub(crate) fn status(
+    cert: &Certificate,
+    issuer: &Certificate,
+    crls: &[Crl],
+    at: OffsetDateTime,
+    verify: &mut dyn FnMut(&Algorithm, &[u8], &[u8]) -> Result<(), CertError>,
+) -> Result<Status, CertError> {
+    let mut why: Vec<String> = Vec::new();
+    let mut good = false;
+    let serial = strip_zeros(&cert.serial);
+    for crl in crls {
+        if !crl.issuer.matches(&cert.issuer) {
+            continue;
+        }
+        if let (Some(crl_key), Some(issuer_key)) = (&crl.authority_key_id, &issuer.subject_key_id)
+            && crl_key != issuer_key
+        {
+            why.push("CRL signed by another key of the issuer".into());
+            continue;
+        }
+        let mut partial = false;
+        if let Some(idp) = &crl.issuing_distribution_point {
+            if idp.indirect || idp.only_attribute {
+                why.push("indirect or attribute CRL (not supported)".into());
+                continue;
+            }
+            if (idp.only_user && cert.is_ca()) || (idp.only_ca && !cert.is_ca()) {
+                continue;
+            }
+            if !idp.full_names.is_empty() {
+                let in_partition = cert.crl_distribution_points.iter().any(|dp| {
+                    dp.full_names
+                        .iter()
+                        .any(|name| idp.full_names.contains(name))
+                });
+                if !in_partition {
+                    continue;
+                }
+            }
+            partial = idp.only_some_reasons.is_some();
+        }
+        if let Some(ku) = issuer.key_usage
+            && !ku.crl_sign()
+        {
+            return Err(CertError::BadRevocationData {
+                detail: format!("{} may not sign CRLs (keyUsage lacks cRLSign)", issuer.subject),
+            });
+        }
+        if let Err(e) = verify(&crl.signature_algorithm, &crl.tbs, &crl.signature) {
+            if matches!(e, CertError::BudgetExceeded { .. }) {
+                return Err(e);
+            }
+            return Err(CertError::BadRevocationData {
+                detail: format!("CRL of {}: {e}", crl.issuer),
+            });
+        }
+        if crl.this_update > at {
+            why.push(format!("CRL of {} not valid before {}", crl.issuer, crl.this_update));
+            continue;
+        }
+        if let Some(next) = crl.next_update
+            && next < at
+        {
+            why.push(format!("CRL of {} expired at {next}", crl.issuer));
+            continue;
+        }
+        if let Some(entry) = crl.revoked.get(&serial)
+            && entry.reason != Some(8)
+        {
+            return Ok(Status::Revoked(reason_name(entry.reason)));
+        }
+        if !partial {
+            good = true;
+        }
+    }
+    if good {
+        return Ok(Status::Good);
+    }
+    if why.is_empty() {
+        why.push(format!("no CRL from {} covers serial {}", cert.issuer, hex(&cert.serial)));
+    }
+    Ok(Status::Unknown(why.join("; ")))
+}

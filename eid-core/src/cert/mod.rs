@@ -1,0 +1,43 @@
+//! Smart-ID-card certificate validation (RFC 5280): parsing with
+//! `x509-parser`, signatures with `ring`, path building through an
+//! unordered pool of intermediates, path validation (validity, basic
+//! constraints and path length, key usage, extended key usage, name
+//! constraints, certificate policies), CRL revocation checking, and the
+//! identity a validated certificate asserts.
+//!
+//! ```no_run
+//! use eid_core::cert::{Certificate, Crl, Options, TrustStore};
+//! # fn demo(root: &[u8], ca: &[u8], citizen: &[u8], crl: &[u8], now: time::OffsetDateTime)
+//! #     -> Result<(), eid_core::cert::CertError> {
+//! let store = TrustStore::new(Certificate::from_pem(root)?);
+//! let intermediates = Certificate::from_pem(ca)?;
+//! let leaf = Certificate::from_der(citizen)?;
+//! let crls = vec![Crl::from_der(crl)?];
+//! let path = store.validate(&leaf, &intermediates, &crls, &Options::new(now))?;
+//! println!("{:?}", path.identity.common_name);
+//! # Ok(()) }
+//! ```
+//!
+//! Time is always a parameter ([`Options::time`]). Work on untrusted input
+//! is bounded: input sizes are capped, and [`Budget`] limits signature
+//! checks, path-building steps and path length.
+
+mod crl;
+mod error;
+mod identity;
+mod model;
+mod names;
+mod policy;
+mod signature;
+mod validate;
+
+pub use crl::{Crl, IssuingDistributionPoint, MAX_CRL_SIZE, RevokedEntry, reason_name};
+pub use error::CertError;
+pub use identity::CertifiedIdentity;
+pub use model::{
+    Algorithm, BasicConstraints, Certificate, DistributionPoint, GeneralName, KeyUsage,
+    MAX_CERT_SIZE, Name, NameConstraints, PublicKey,
+};
+pub use validate::{
+    Budget, Options, Purpose, RevocationScope, TrustStore, UnknownStatus, ValidatedPath,
+};

@@ -1,0 +1,607 @@
+//! Owned, pre-digested certificates: everything validation needs, parsed
+//! once with `x509-parser`, with the structural checks that make a
+//! certificate unusable whatever the path (duplicate extensions, unknown
+//! critical extensions, malformed known extensions).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{DistributionPointName, GeneralName as XGeneralName, ParsedExtension};
+use x509_parser::der_parser::asn1_rs::ToDer;
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::{AlgorithmIdentifier, X509Name};
+
+use super::CertError;
+
+/// Largest certificate accepted, in bytes.
+pub const MAX_CERT_SIZE: usize = 64 * 1024;
+
+/// Well-known object identifiers, dotted.
+pub(crate) mod oid {
+    pub const ANY_POLICY: &str = "2.5.29.32.0";
+    pub const EKU_ANY: &str = "2.5.29.37.0";
+    pub const EKU_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+    pub const EKU_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+    pub const EKU_EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
+    pub const EKU_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
+    /// id-kp-documentSigning (RFC 9336).
+    pub const EKU_DOCUMENT_SIGNING: &str = "1.3.6.1.5.5.7.3.36";
+    pub const EMAIL_ADDRESS: &str = "1.2.840.113549.1.9.1";
+    pub const COMMON_NAME: &str = "2.5.4.3";
+    pub const SERIAL_NUMBER: &str = "2.5.4.5";
+}
+
+/// A distinguished name: its DER, for display and exact comparison, and a
+/// normalised form for the comparison RFC 5280 asks for.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Name {
+    /// The DER encoding of the Name.
+    pub der: Vec<u8>,
+    /// RDNs in order; each is a sorted list of (type OID, normalised value).
+    pub rdns: Vec<Vec<(String, String)>>,
+    /// Human-readable form, for messages.
+    pub display: String,
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl Name {
+    pub(crate) fn from_x509(name: &X509Name<'_>) -> Self {
+        let rdns = name
+            .iter_rdn()
+            .map(|rdn| {
+                let mut attrs: Vec<(String, String)> = rdn
+                    .iter()
+                    .map(|atv| {
+                        let value = match atv.as_str() {
+                            Ok(s) => normalise(s),
+                            Err(_) => format!("#{}", hex(atv.as_slice())),
+                        };
+                        (atv.attr_type().to_id_string(), value)
+                    })
+                    .collect();
+                attrs.sort();
+                attrs
+            })
+            .collect();
+        let display = name.to_string();
+        Self {
+            der: name.as_raw().to_vec(),
+            rdns,
+            display: if display.is_empty() {
+                "(empty name)".to_owned()
+            } else {
+                display
+            },
+        }
+    }
+
+    /// RFC 5280 7.1 name matching: byte-equal, or equal after case folding
+    /// and whitespace compression of string attributes.
+    pub fn matches(&self, other: &Name) -> bool {
+        self.der == other.der || self.rdns == other.rdns
+    }
+
+    /// Whether the name has no RDNs.
+    pub fn is_empty(&self) -> bool {
+        self.rdns.is_empty()
+    }
+
+    /// Whether `self` lies within the subtree rooted at `base`.
+    pub fn within(&self, base: &Name) -> bool {
+        base.rdns.len() <= self.rdns.len() && self.rdns[..base.rdns.len()] == base.rdns[..]
+    }
+
+    /// Values of the attributes with type `oid`, in order.
+    pub fn attribute_values(&self, oid: &str) -> Vec<&str> {
+        self.rdns
+            .iter()
+            .flatten()
+            .filter(|(t, _)| t == oid)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Case-folds and compresses internal whitespace (RFC 4518, simplified).
+fn normalise(value: &str) -> String {
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A general name (RFC 5280 4.2.1.6), owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeneralName {
+    /// rfc822Name: an email address (or, in constraints, a host or domain).
+    Email(String),
+    /// dNSName.
+    Dns(String),
+    /// uniformResourceIdentifier.
+    Uri(String),
+    /// iPAddress: 4 or 16 bytes, or 8 or 32 in constraints (address + mask).
+    Ip(Vec<u8>),
+    /// directoryName.
+    Directory(Name),
+    /// Any other form, by name.
+    Other(&'static str),
+}
+
+impl fmt::Display for GeneralName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GeneralName::Email(s) => write!(f, "email:{s}"),
+            GeneralName::Dns(s) => write!(f, "dns:{s}"),
+            GeneralName::Uri(s) => write!(f, "uri:{s}"),
+            GeneralName::Ip(b) => write!(f, "ip:{}", hex(b)),
+            GeneralName::Directory(n) => write!(f, "dirname:{n}"),
+            GeneralName::Other(kind) => write!(f, "{kind}"),
+        }
+    }
+}
+
+impl GeneralName {
+    pub(crate) fn from_x509(name: &XGeneralName<'_>) -> Self {
+        match name {
+            XGeneralName::RFC822Name(s) => GeneralName::Email((*s).to_owned()),
+            XGeneralName::DNSName(s) => GeneralName::Dns((*s).to_owned()),
+            XGeneralName::URI(s) => GeneralName::Uri((*s).to_owned()),
+            XGeneralName::IPAddress(b) => GeneralName::Ip(b.to_vec()),
+            XGeneralName::DirectoryName(n) => GeneralName::Directory(Name::from_x509(n)),
+            XGeneralName::OtherName(..) => GeneralName::Other("otherName"),
+            XGeneralName::X400Address(_) => GeneralName::Other("x400Address"),
+            XGeneralName::EDIPartyName(_) => GeneralName::Other("ediPartyName"),
+            XGeneralName::RegisteredID(_) => GeneralName::Other("registeredID"),
+        }
+    }
+}
+
+/// An algorithm identifier: OID and the DER of its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Algorithm {
+    /// Dotted OID.
+    pub oid: String,
+    /// DER of the parameters (including tag and length), if present.
+    pub params: Option<Vec<u8>>,
+    /// For RSASSA-PSS: (hash OID, MGF1 hash OID, salt length, trailer field),
+    /// or `None` when the parameters do not parse.
+    pub pss: Option<(String, String, u32, u32)>,
+}
+
+impl Algorithm {
+    pub(crate) fn from_x509(alg: &AlgorithmIdentifier<'_>) -> Self {
+        let oid = alg.algorithm.to_id_string();
+        let pss = if oid == "1.2.840.113549.1.1.10" {
+            match x509_parser::signature_algorithm::SignatureAlgorithm::try_from(alg) {
+                Ok(x509_parser::signature_algorithm::SignatureAlgorithm::RSASSA_PSS(params)) => {
+                    params.mask_gen_algorithm().ok().map(|mgf| {
+                        (
+                            params.hash_algorithm_oid().to_id_string(),
+                            mgf.hash.to_id_string(),
+                            params.salt_length(),
+                            params.trailer_field(),
+                        )
+                    })
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Self {
+            oid,
+            params: alg.parameters.as_ref().and_then(|p| p.to_der_vec().ok()),
+            pss,
+        }
+    }
+
+    /// Parameters that are absent or an explicit NULL.
+    pub fn params_absent_or_null(&self) -> bool {
+        matches!(self.params.as_deref(), None | Some([0x05, 0x00]))
+    }
+}
+
+/// basicConstraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BasicConstraints {
+    /// cA.
+    pub ca: bool,
+    /// pathLenConstraint.
+    pub path_len: Option<u32>,
+}
+
+/// keyUsage bits (RFC 5280 4.2.1.3), as x509-parser numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUsage(pub u16);
+
+impl KeyUsage {
+    /// digitalSignature.
+    pub fn digital_signature(self) -> bool {
+        self.0 & 1 != 0
+    }
+    /// nonRepudiation (contentCommitment).
+    pub fn non_repudiation(self) -> bool {
+        self.0 & (1 << 1) != 0
+    }
+    /// keyEncipherment.
+    pub fn key_encipherment(self) -> bool {
+        self.0 & (1 << 2) != 0
+    }
+    /// keyAgreement.
+    pub fn key_agreement(self) -> bool {
+        self.0 & (1 << 4) != 0
+    }
+    /// keyCertSign.
+    pub fn key_cert_sign(self) -> bool {
+        self.0 & (1 << 5) != 0
+    }
+    /// cRLSign.
+    pub fn crl_sign(self) -> bool {
+        self.0 & (1 << 6) != 0
+    }
+}
+
+/// nameConstraints.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameConstraints {
+    /// permittedSubtrees, if present.
+    pub permitted: Option<Vec<GeneralName>>,
+    /// excludedSubtrees, if present.
+    pub excluded: Option<Vec<GeneralName>>,
+}
+
+/// One CRL distribution point of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionPoint {
+    /// fullName entries (URIs, directory names, ...).
+    pub full_names: Vec<GeneralName>,
+    /// cRLIssuer, when the CRL is signed by someone other than the issuer.
+    pub crl_issuer: Option<Vec<GeneralName>>,
+    /// Reasons covered, when limited.
+    pub reasons: Option<u16>,
+}
+
+/// The subject public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// The key's algorithm (with curve parameters for EC keys).
+    pub algorithm: Algorithm,
+    /// The subjectPublicKey bit string's bytes.
+    pub key: Vec<u8>,
+    /// The whole SubjectPublicKeyInfo DER.
+    pub spki: Vec<u8>,
+    /// Key size in bits where known (RSA modulus, EC field).
+    pub bits: usize,
+}
+
+/// A parsed certificate. Cheap to compare; owns its DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The certificate's DER.
+    pub der: Vec<u8>,
+    pub(crate) tbs: Vec<u8>,
+    pub(crate) signature_algorithm: Algorithm,
+    pub(crate) tbs_signature_algorithm: Algorithm,
+    pub(crate) signature: Vec<u8>,
+    /// 1, 2 or 3.
+    pub version: u32,
+    /// Serial number bytes, big-endian, as encoded.
+    pub serial: Vec<u8>,
+    /// Issuer name.
+    pub issuer: Name,
+    /// Subject name.
+    pub subject: Name,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// Subject public key.
+    pub public_key: PublicKey,
+    /// basicConstraints, if present.
+    pub basic_constraints: Option<BasicConstraints>,
+    /// keyUsage, if present.
+    pub key_usage: Option<KeyUsage>,
+    /// extKeyUsage OIDs, if present.
+    pub extended_key_usage: Option<Vec<String>>,
+    /// subjectKeyIdentifier.
+    pub subject_key_id: Option<Vec<u8>>,
+    /// authorityKeyIdentifier's keyIdentifier.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// subjectAltName entries, if the extension is present.
+    pub subject_alt_names: Option<Vec<GeneralName>>,
+    /// nameConstraints.
+    pub name_constraints: Option<NameConstraints>,
+    /// certificatePolicies OIDs, if present.
+    pub policies: Option<Vec<String>>,
+    /// policyMappings (issuerDomainPolicy, subjectDomainPolicy).
+    pub policy_mappings: Option<Vec<(String, String)>>,
+    /// policyConstraints: (requireExplicitPolicy, inhibitPolicyMapping).
+    pub policy_constraints: Option<(Option<u32>, Option<u32>)>,
+    /// inhibitAnyPolicy skipCerts.
+    pub inhibit_any_policy: Option<u32>,
+    /// cRLDistributionPoints.
+    pub crl_distribution_points: Vec<DistributionPoint>,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject.display)
+            .field("issuer", &self.issuer.display)
+            .field("serial", &hex(&self.serial))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Extensions that are processed here; any other critical extension makes
+/// the certificate unusable.
+const UNDERSTOOD: &[&str] = &[
+    "2.5.29.14", // subjectKeyIdentifier
+    "2.5.29.35", // authorityKeyIdentifier
+    "2.5.29.15", // keyUsage
+    "2.5.29.37", // extKeyUsage
+    "2.5.29.19", // basicConstraints
+    "2.5.29.17", // subjectAltName
+    "2.5.29.30", // nameConstraints
+    "2.5.29.32", // certificatePolicies
+    "2.5.29.33", // policyMappings
+    "2.5.29.36", // policyConstraints
+    "2.5.29.54", // inhibitAnyPolicy
+    "2.5.29.31", // cRLDistributionPoints
+];
+
+fn ext_error(oid: &str, detail: impl fmt::Display) -> CertError {
+    CertError::InvalidExtension {
+        oid: oid.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+impl Certificate {
+    /// Parses one DER certificate. Trailing bytes, duplicate extensions,
+    /// malformed known extensions and unknown critical extensions are errors.
+    pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        if der.len() > MAX_CERT_SIZE {
+            return Err(CertError::TooLarge {
+                what: "certificate",
+                size: der.len(),
+                limit: MAX_CERT_SIZE,
+            });
+        }
+        let (rest, x509) = X509Certificate::from_der(der).map_err(|e| CertError::Malformed {
+            what: "certificate",
+            detail: e.to_string(),
+        })?;
+        if !rest.is_empty() {
+            return Err(CertError::Malformed {
+                what: "certificate",
+                detail: format!("{} trailing bytes", rest.len()),
+            });
+        }
+        Self::from_parsed(der, &x509)
+    }
+
+    /// Parses every certificate in a PEM text (other blocks are ignored).
+    pub fn from_pem(pem: &[u8]) -> Result<Vec<Self>, CertError> {
+        let mut out = Vec::new();
+        for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
+            let block = block.map_err(|e| CertError::Malformed {
+                what: "PEM",
+                detail: e.to_string(),
+            })?;
+            if block.label == "CERTIFICATE" {
+                out.push(Self::from_der(&block.contents)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn from_parsed(der: &[u8], x509: &X509Certificate<'_>) -> Result<Self, CertError> {
+        let tbs = &x509.tbs_certificate;
+        let subject = Name::from_x509(&tbs.subject);
+        let version = tbs.version.0 + 1;
+
+        let mut seen = HashSet::new();
+        let mut cert = Certificate {
+            der: der.to_vec(),
+            tbs: tbs.as_ref().to_vec(),
+            signature_algorithm: Algorithm::from_x509(&x509.signature_algorithm),
+            tbs_signature_algorithm: Algorithm::from_x509(&tbs.signature),
+            signature: x509.signature_value.data.to_vec(),
+            version,
+            serial: tbs.raw_serial().to_vec(),
+            issuer: Name::from_x509(&tbs.issuer),
+            subject,
+            not_before: tbs.validity.not_before.to_datetime(),
+            not_after: tbs.validity.not_after.to_datetime(),
+            public_key: PublicKey {
+                algorithm: Algorithm::from_x509(&tbs.subject_pki.algorithm),
+                key: tbs.subject_pki.subject_public_key.data.to_vec(),
+                spki: tbs.subject_pki.raw.to_vec(),
+                bits: tbs.subject_pki.parsed().map(|k| k.key_size()).unwrap_or(0),
+            },
+            basic_constraints: None,
+            key_usage: None,
+            extended_key_usage: None,
+            subject_key_id: None,
+            authority_key_id: None,
+            subject_alt_names: None,
+            name_constraints: None,
+            policies: None,
+            policy_mappings: None,
+            policy_constraints: None,
+            inhibit_any_policy: None,
+            crl_distribution_points: Vec::new(),
+        };
+        if !tbs.extensions().is_empty() && version != 3 {
+            return Err(CertError::BadVersion {
+                subject: cert.subject.display.clone(),
+                version,
+            });
+        }
+        for ext in tbs.extensions() {
+            let oid = ext.oid.to_id_string();
+            if !seen.insert(oid.clone()) {
+                return Err(CertError::DuplicateExtension { oid });
+            }
+            if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) {
+                return Err(CertError::UnknownCriticalExtension { oid });
+            }
+            match ext.parsed_extension() {
+                ParsedExtension::ParseError { error } => {
+                    if UNDERSTOOD.contains(&oid.as_str()) || ext.critical {
+                        return Err(ext_error(&oid, error));
+                    }
+                }
+                ParsedExtension::BasicConstraints(bc) => {
+                    cert.basic_constraints = Some(BasicConstraints {
+                        ca: bc.ca,
+                        path_len: bc.path_len_constraint,
+                    });
+                }
+                ParsedExtension::KeyUsage(ku) => cert.key_usage = Some(KeyUsage(ku.flags)),
+                ParsedExtension::ExtendedKeyUsage(eku) => {
+                    let mut oids = Vec::new();
+                    for (present, id) in [
+                        (eku.any, oid::EKU_ANY),
+                        (eku.server_auth, oid::EKU_SERVER_AUTH),
+                        (eku.client_auth, oid::EKU_CLIENT_AUTH),
+                        (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+                        (eku.email_protection, oid::EKU_EMAIL_PROTECTION),
+                        (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+                        (eku.ocsp_signing, oid::EKU_OCSP_SIGNING),
+                    ] {
+                        if present {
+                            oids.push(id.to_owned());
+                        }
+                    }
+                    oids.extend(eku.other.iter().map(|o| o.to_id_string()));
+                    if oids.is_empty() {
+                        return Err(ext_error(&oid, "empty extKeyUsage"));
+                    }
+                    cert.extended_key_usage = Some(oids);
+                }
+                ParsedExtension::SubjectKeyIdentifier(id) => {
+                    cert.subject_key_id = Some(id.0.to_vec());
+                }
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    cert.authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec());
+                }
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    if san.general_names.is_empty() {
+                        return Err(ext_error(&oid, "empty subjectAltName"));
+                    }
+                    cert.subject_alt_names = Some(
+                        san.general_names
+                            .iter()
+                            .map(GeneralName::from_x509)
+                            .collect(),
+                    );
+                }
+                ParsedExtension::NameConstraints(nc) => {
+                    let convert = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                        trees.as_ref().map(|t| {
+                            t.iter()
+                                .map(|s| GeneralName::from_x509(&s.base))
+                                .collect::<Vec<_>>()
+                        })
+                    };
+                    let constraints = NameConstraints {
+                        permitted: convert(&nc.permitted_subtrees),
+                        excluded: convert(&nc.excluded_subtrees),
+                    };
+                    if constraints.permitted.is_none() && constraints.excluded.is_none() {
+                        return Err(ext_error(&oid, "empty nameConstraints"));
+                    }
+                    cert.name_constraints = Some(constraints);
+                }
+                ParsedExtension::CertificatePolicies(policies) => {
+                    let oids: Vec<String> =
+                        policies.iter().map(|p| p.policy_id.to_id_string()).collect();
+                    let unique: HashSet<&String> = oids.iter().collect();
+                    if unique.len() != oids.len() {
+                        return Err(ext_error(&oid, "a policy appears twice"));
+                    }
+                    cert.policies = Some(oids);
+                }
+                ParsedExtension::PolicyMappings(mappings) => {
+                    cert.policy_mappings = Some(
+                        mappings
+                            .mappings
+                            .iter()
+                            .map(|m| {
+                                (
+                                    m.issuer_domain_policy.to_id_string(),
+                                    m.subject_domain_policy.to_id_string(),
+                                )
+                            })
+                            .collect(),
+                    );
+                }
+                ParsedExtension::PolicyConstraints(pc) => {
+                    if pc.require_explicit_policy.is_none() && pc.inhibit_policy_mapping.is_none() {
+                        return Err(ext_error(&oid, "empty policyConstraints"));
+                    }
+                    cert.policy_constraints =
+                        Some((pc.require_explicit_policy, pc.inhibit_policy_mapping));
+                }
+                ParsedExtension::InhibitAnyPolicy(iap) => {
+                    cert.inhibit_any_policy = Some(iap.skip_certs);
+                }
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        let full_names = match &point.distribution_point {
+                            Some(DistributionPointName::FullName(names)) => {
+                                names.iter().map(GeneralName::from_x509).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        cert.crl_distribution_points.push(DistributionPoint {
+                            full_names,
+                            crl_issuer: point
+                                .crl_issuer
+                                .as_ref()
+                                .map(|names| names.iter().map(GeneralName::from_x509).collect()),
+                            reasons: point.reasons.as_ref().map(|r| r.flags),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(cert)
+    }
+
+    /// Whether subject and issuer are the same name (RFC 5280 "self-issued").
+    pub fn is_self_issued(&self) -> bool {
+        self.subject.matches(&self.issuer)
+    }
+
+    /// Whether basicConstraints says this is a CA.
+    pub fn is_ca(&self) -> bool {
+        self.basic_constraints.is_some_and(|bc| bc.ca)
+    }
+
+    /// The serial number as lowercase hex.
+    pub fn serial_hex(&self) -> String {
+        hex(&self.serial)
+    }
+}
