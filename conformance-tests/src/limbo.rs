@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use eid_core::cert::{
-    Budget, CertError, Certificate, Crl, GeneralName, Options, Purpose, RevocationScope, TrustStore,
-    UnknownStatus,
+    Budget, CertError, Certificate, Crl, GeneralName, Options, Purpose, RevocationScope,
+    TrustStore, UnknownStatus,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -142,7 +142,9 @@ impl LimboReport {
             ));
         }
         for id in &self.stale_divergences {
-            out.push_str(&format!("STALE divergence {id}: it now gives the expected outcome\n"));
+            out.push_str(&format!(
+                "STALE divergence {id}: it now gives the expected outcome\n"
+            ));
         }
         out.push_str(&format!(
             "x509-limbo: {} passed, {} failed, {} skipped\n",
@@ -193,7 +195,11 @@ pub fn load_exceptions(path: &Path) -> Result<Exceptions, LimboError> {
 
 /// Runs every case of `vectors` with `exceptions`; `now` stands in for
 /// cases without a validation time.
-pub fn run(vectors: &Path, exceptions: &Exceptions, now: OffsetDateTime) -> Result<LimboReport, LimboError> {
+pub fn run(
+    vectors: &Path,
+    exceptions: &Exceptions,
+    now: OffsetDateTime,
+) -> Result<LimboReport, LimboError> {
     let suite: Suite = serde_json::from_str(&read(vectors)?).map_err(|e| LimboError::Parse {
         path: vectors.display().to_string(),
         reason: e.to_string(),
@@ -204,8 +210,13 @@ pub fn run(vectors: &Path, exceptions: &Exceptions, now: OffsetDateTime) -> Resu
     };
     for case in &suite.testcases {
         if let Some(rule) = exceptions.skip.iter().find(|rule| {
-            rule.feature.as_ref().is_some_and(|f| case.features.contains(f))
-                || rule.id_prefix.as_ref().is_some_and(|p| case.id.starts_with(p.as_str()))
+            rule.feature
+                .as_ref()
+                .is_some_and(|f| case.features.contains(f))
+                || rule
+                    .id_prefix
+                    .as_ref()
+                    .is_some_and(|p| case.id.starts_with(p.as_str()))
         }) {
             *report.skipped.entry(rule.reason.clone()).or_default() += 1;
             continue;
@@ -240,25 +251,20 @@ pub fn run(vectors: &Path, exceptions: &Exceptions, now: OffsetDateTime) -> Resu
     Ok(report)
 }
 
-fn parse_certs(pems: &[String]) -> Result<Vec<Certificate>, CertError> {
-    let mut out = Vec::new();
-    for pem in pems {
-        out.extend(Certificate::from_pem(pem.as_bytes())?);
-    }
-    Ok(out)
+fn parse_usable(pems: &[String]) -> Vec<Certificate> {
+    pems.iter()
+        .filter_map(|pem| Certificate::from_pem(pem.as_bytes()).ok())
+        .flatten()
+        .collect()
 }
 
 /// Runs one case: validation, then (for server cases) the peer name check
 /// a TLS client would add.
 fn evaluate(case: &Case, now: OffsetDateTime) -> Result<(), CertError> {
-    let anchors = parse_certs(&case.trusted_certs)?;
-    // An intermediate that does not parse cannot be part of a path.
-    let intermediates: Vec<Certificate> = case
-        .untrusted_intermediates
-        .iter()
-        .filter_map(|pem| Certificate::from_pem(pem.as_bytes()).ok())
-        .flatten()
-        .collect();
+    // A trust anchor or intermediate that does not parse cannot be part of
+    // a path; it does not make the others unusable.
+    let anchors = parse_usable(&case.trusted_certs);
+    let intermediates = parse_usable(&case.untrusted_intermediates);
     let leaf = Certificate::from_pem(case.peer_certificate.as_bytes())?
         .into_iter()
         .next()
@@ -320,7 +326,9 @@ fn check_peer_name(leaf: &Certificate, peer: &PeerName) -> Result<(), CertError>
                     std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
                     std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
                 };
-                names.iter().any(|n| matches!(n, GeneralName::Ip(b) if *b == bytes))
+                names
+                    .iter()
+                    .any(|n| matches!(n, GeneralName::Ip(b) if *b == bytes))
             }
             Err(_) => false,
         },

@@ -85,7 +85,11 @@ async fn main() -> ExitCode {
             if let Err(code) = write(&text, output.as_ref()) {
                 return code;
             }
-            if report.success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            if report.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Command::X509Limbo {
             vectors,
@@ -94,9 +98,8 @@ async fn main() -> ExitCode {
         } => {
             let vectors = vectors.unwrap_or_else(|| limbo::VECTORS.into());
             let exceptions = exceptions.unwrap_or_else(|| limbo::EXCEPTIONS.into());
-            let result = limbo::load_exceptions(&exceptions).and_then(|ex| {
-                limbo::run(&vectors, &ex, time::OffsetDateTime::now_utc())
-            });
+            let result = limbo::load_exceptions(&exceptions)
+                .and_then(|ex| limbo::run(&vectors, &ex, time::OffsetDateTime::now_utc()));
             let report = match result {
                 Ok(report) => report,
                 Err(e) => {
@@ -110,7 +113,11 @@ async fn main() -> ExitCode {
                 report.to_text()
             };
             print!("{text}");
-            if report.success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            if report.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

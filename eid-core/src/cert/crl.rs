@@ -133,7 +133,15 @@ impl Crl {
                 return Err(CertError::DuplicateExtension { oid });
             }
             match ext.parsed_extension() {
-                ParsedExtension::CRLNumber(n) => out.number = Some(n.to_bytes_be()),
+                ParsedExtension::CRLNumber(n) => {
+                    if ext.critical {
+                        return Err(CertError::InvalidExtension {
+                            oid,
+                            detail: "cRLNumber must not be critical".to_owned(),
+                        });
+                    }
+                    out.number = Some(n.to_bytes_be());
+                }
                 ParsedExtension::AuthorityKeyIdentifier(aki) => {
                     out.authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec());
                 }
@@ -167,6 +175,9 @@ impl Crl {
                 _ if ext.critical => return Err(CertError::UnknownCriticalExtension { oid }),
                 _ => {}
             }
+        }
+        if out.number.is_none() {
+            return Err(malformed("no cRLNumber extension (RFC 5280 5.2.3)"));
         }
         for entry in tbs.revoked_certificates.iter() {
             let mut reason = None;
@@ -270,7 +281,10 @@ pub(crate) fn status(
             && !ku.crl_sign()
         {
             return Err(CertError::BadRevocationData {
-                detail: format!("{} may not sign CRLs (keyUsage lacks cRLSign)", issuer.subject),
+                detail: format!(
+                    "{} may not sign CRLs (keyUsage lacks cRLSign)",
+                    issuer.subject
+                ),
             });
         }
         if let Err(e) = verify(&crl.signature_algorithm, &crl.tbs, &crl.signature) {
@@ -282,7 +296,10 @@ pub(crate) fn status(
             });
         }
         if crl.this_update > at {
-            why.push(format!("CRL of {} not valid before {}", crl.issuer, crl.this_update));
+            why.push(format!(
+                "CRL of {} not valid before {}",
+                crl.issuer, crl.this_update
+            ));
             continue;
         }
         if let Some(next) = crl.next_update
@@ -304,7 +321,11 @@ pub(crate) fn status(
         return Ok(Status::Good);
     }
     if why.is_empty() {
-        why.push(format!("no CRL from {} covers serial {}", cert.issuer, hex(&cert.serial)));
+        why.push(format!(
+            "no CRL from {} covers serial {}",
+            cert.issuer,
+            hex(&cert.serial)
+        ));
     }
     Ok(Status::Unknown(why.join("; ")))
 }

@@ -172,11 +172,22 @@ pub enum CertError {
         /// The requested purpose.
         purpose: &'static str,
     },
-    /// A CA certificate was presented as the end entity.
-    #[error("{subject} is a CA certificate, not an end-entity certificate")]
-    CaUsedAsEndEntity {
+    /// A name is missing or malformed where RFC 5280 requires one.
+    #[error("invalid name in {subject}: {detail}")]
+    InvalidName {
         /// The certificate.
         subject: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A required extension is missing (authorityKeyIdentifier on a
+    /// certificate below the anchor, subjectKeyIdentifier on a CA).
+    #[error("{subject} lacks the required {extension} extension")]
+    MissingExtension {
+        /// The certificate.
+        subject: String,
+        /// The missing extension's name.
+        extension: &'static str,
     },
     /// The certificate is revoked (certificateHold counts as revoked).
     #[error("certificate {subject} (serial {serial}) is revoked: {reason}")]
@@ -248,7 +259,8 @@ impl CertError {
             CertError::InvalidPolicyMapping { .. } => "invalid_policy_mapping",
             CertError::WrongPurpose { .. } => "wrong_purpose",
             CertError::KeyUsageNotAllowed { .. } => "key_usage_not_allowed",
-            CertError::CaUsedAsEndEntity { .. } => "ca_used_as_end_entity",
+            CertError::InvalidName { .. } => "invalid_name",
+            CertError::MissingExtension { .. } => "missing_extension",
             CertError::Revoked { .. } => "revoked",
             CertError::RevocationUnavailable { .. } => "revocation_unavailable",
             CertError::BadRevocationData { .. } => "bad_revocation_data",
@@ -265,9 +277,8 @@ impl CertError {
             CertError::BudgetExceeded { .. } => 255,
             CertError::Revoked { .. } => 200,
             CertError::RevocationUnavailable { .. } | CertError::BadRevocationData { .. } => 150,
-            CertError::WrongPurpose { .. }
-            | CertError::KeyUsageNotAllowed { .. }
-            | CertError::CaUsedAsEndEntity { .. } => 120,
+            CertError::WrongPurpose { .. } | CertError::KeyUsageNotAllowed { .. } => 120,
+            CertError::MissingExtension { .. } => 105,
             CertError::NameConstraintViolation { .. }
             | CertError::UnsupportedNameConstraint { .. }
             | CertError::PolicyRequired

@@ -37,7 +37,10 @@ impl CertifiedIdentity {
         let raw_attribute = |oid: &str| -> Option<String> {
             // The display form keeps case, the normalised one does not: take
             // the value from the display string's attribute when available.
-            cert.subject.attribute_values(oid).first().map(|v| (*v).to_owned())
+            cert.subject
+                .attribute_values(oid)
+                .first()
+                .map(|v| (*v).to_owned())
         };
         let mut emails: Vec<String> = cert
             .subject_alt_names

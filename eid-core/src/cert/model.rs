@@ -8,8 +8,10 @@ use std::fmt;
 
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
-use x509_parser::extensions::{DistributionPointName, GeneralName as XGeneralName, ParsedExtension};
 use x509_parser::der_parser::asn1_rs::ToDer;
+use x509_parser::extensions::{
+    DistributionPointName, GeneralName as XGeneralName, ParsedExtension,
+};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::{AlgorithmIdentifier, X509Name};
 
@@ -436,7 +438,7 @@ impl Certificate {
                 algorithm: Algorithm::from_x509(&tbs.subject_pki.algorithm),
                 key: tbs.subject_pki.subject_public_key.data.to_vec(),
                 spki: tbs.subject_pki.raw.to_vec(),
-                bits: tbs.subject_pki.parsed().map(|k| k.key_size()).unwrap_or(0),
+                bits: key_bits(&tbs.subject_pki),
             },
             basic_constraints: None,
             key_usage: None,
@@ -457,6 +459,7 @@ impl Certificate {
                 version,
             });
         }
+        let mut san_critical = false;
         for ext in tbs.extensions() {
             let oid = ext.oid.to_id_string();
             if !seen.insert(oid.clone()) {
@@ -465,13 +468,35 @@ impl Certificate {
             if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) {
                 return Err(CertError::UnknownCriticalExtension { oid });
             }
+            // RFC 5280 4.2.1: extensions whose criticality is fixed.
+            let must_be = match oid.as_str() {
+                "2.5.29.35" | "2.5.29.14" => Some(false), // AKI, SKI
+                "2.5.29.30" | "2.5.29.36" | "2.5.29.54" => Some(true), // NC, PC, inhibitAnyPolicy
+                _ => None,
+            };
+            if let Some(critical) = must_be
+                && critical != ext.critical
+            {
+                return Err(ext_error(
+                    &oid,
+                    if critical {
+                        "must be critical"
+                    } else {
+                        "must not be critical"
+                    },
+                ));
+            }
+            if oid == "2.5.29.17" {
+                san_critical = ext.critical;
+            }
             match ext.parsed_extension() {
                 ParsedExtension::ParseError { error } => {
-                    if UNDERSTOOD.contains(&oid.as_str()) || ext.critical {
-                        return Err(ext_error(&oid, error));
-                    }
+                    return Err(ext_error(&oid, error));
                 }
                 ParsedExtension::BasicConstraints(bc) => {
+                    if bc.ca && !ext.critical {
+                        return Err(ext_error(&oid, "must be critical in a CA certificate"));
+                    }
                     cert.basic_constraints = Some(BasicConstraints {
                         ca: bc.ca,
                         path_len: bc.path_len_constraint,
@@ -509,21 +534,25 @@ impl Certificate {
                     if san.general_names.is_empty() {
                         return Err(ext_error(&oid, "empty subjectAltName"));
                     }
-                    cert.subject_alt_names = Some(
-                        san.general_names
-                            .iter()
-                            .map(GeneralName::from_x509)
-                            .collect(),
-                    );
+                    let names: Vec<GeneralName> = san
+                        .general_names
+                        .iter()
+                        .map(GeneralName::from_x509)
+                        .collect();
+                    for name in &names {
+                        check_name_syntax(name).map_err(|detail| ext_error(&oid, detail))?;
+                    }
+                    cert.subject_alt_names = Some(names);
                 }
                 ParsedExtension::NameConstraints(nc) => {
-                    let convert = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
-                        trees.as_ref().map(|t| {
-                            t.iter()
-                                .map(|s| GeneralName::from_x509(&s.base))
-                                .collect::<Vec<_>>()
-                        })
-                    };
+                    let convert =
+                        |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                            trees.as_ref().map(|t| {
+                                t.iter()
+                                    .map(|s| GeneralName::from_x509(&s.base))
+                                    .collect::<Vec<_>>()
+                            })
+                        };
                     let constraints = NameConstraints {
                         permitted: convert(&nc.permitted_subtrees),
                         excluded: convert(&nc.excluded_subtrees),
@@ -534,8 +563,10 @@ impl Certificate {
                     cert.name_constraints = Some(constraints);
                 }
                 ParsedExtension::CertificatePolicies(policies) => {
-                    let oids: Vec<String> =
-                        policies.iter().map(|p| p.policy_id.to_id_string()).collect();
+                    let oids: Vec<String> = policies
+                        .iter()
+                        .map(|p| p.policy_id.to_id_string())
+                        .collect();
                     let unique: HashSet<&String> = oids.iter().collect();
                     if unique.len() != oids.len() {
                         return Err(ext_error(&oid, "a policy appears twice"));
@@ -587,9 +618,93 @@ impl Certificate {
                 _ => {}
             }
         }
+        if cert.subject.is_empty() {
+            if cert.is_ca() {
+                return Err(CertError::InvalidName {
+                    subject: cert.subject.display.clone(),
+                    detail: "a CA certificate must have a subject".into(),
+                });
+            }
+            if cert.subject_alt_names.is_none() || !san_critical {
+                return Err(CertError::InvalidName {
+                    subject: cert.subject.display.clone(),
+                    detail: "an empty subject needs a critical subjectAltName".into(),
+                });
+            }
+        }
+        if cert.key_usage.is_some_and(|ku| ku.key_cert_sign()) && !cert.is_ca() {
+            return Err(ext_error(
+                "2.5.29.15",
+                "keyCertSign without basicConstraints cA",
+            ));
+        }
+        if cert.name_constraints.is_some() && !cert.is_ca() {
+            return Err(ext_error(
+                "2.5.29.30",
+                "name constraints in an end-entity certificate",
+            ));
+        }
         Ok(cert)
     }
+}
 
+/// The key size in bits; for RSA the exact bit length of the modulus.
+fn key_bits(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> usize {
+    match spki.parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            let modulus = rsa.modulus;
+            match modulus.iter().position(|b| *b != 0) {
+                Some(first) => {
+                    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
+                }
+                None => 0,
+            }
+        }
+        Ok(other) => other.key_size(),
+        Err(_) => 0,
+    }
+}
+
+/// Checks the syntax of a dNSName or rfc822Name in subjectAltName.
+fn check_name_syntax(name: &GeneralName) -> Result<(), String> {
+    match name {
+        GeneralName::Dns(dns) => {
+            let host = dns.strip_prefix("*.").unwrap_or(dns);
+            if is_hostname(host) {
+                Ok(())
+            } else {
+                Err(format!("invalid dNSName {dns:?}"))
+            }
+        }
+        GeneralName::Email(email) => match email.rsplit_once('@') {
+            Some((local, host))
+                if !local.is_empty() && !local.contains('@') && is_hostname(host) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("invalid rfc822Name {email:?}")),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// LDH labels of 1 to 63 characters, not starting or ending with '-', 253 in all.
+pub(crate) fn is_hostname(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+impl Certificate {
     /// Whether subject and issuer are the same name (RFC 5280 "self-issued").
     pub fn is_self_issued(&self) -> bool {
         self.subject.matches(&self.issuer)

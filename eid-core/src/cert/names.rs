@@ -36,8 +36,18 @@ impl ConstraintState {
             .chain(constraints.excluded.iter())
             .flatten()
         {
-            if let GeneralName::Ip(bytes) = base {
-                check_ip_constraint(bytes)?;
+            match base {
+                GeneralName::Ip(bytes) => check_ip_constraint(bytes)?,
+                GeneralName::Dns(dns)
+                    if dns.starts_with('.')
+                        || (!dns.is_empty() && !super::model::is_hostname(dns)) =>
+                {
+                    return Err(CertError::InvalidExtension {
+                        oid: "2.5.29.30".to_owned(),
+                        detail: format!("invalid dNSName constraint {dns:?}"),
+                    });
+                }
+                _ => {}
             }
         }
         if let Some(permitted) = &constraints.permitted {
@@ -49,8 +59,14 @@ impl ConstraintState {
         Ok(())
     }
 
-    /// Checks the names of a certificate against the constraints so far.
-    pub(crate) fn check(&self, cert: &Certificate) -> Result<(), CertError> {
+    /// Checks the names of a certificate against the constraints so far,
+    /// counting comparisons in `used` against `limit`.
+    pub(crate) fn check(
+        &self,
+        cert: &Certificate,
+        used: &mut usize,
+        limit: usize,
+    ) -> Result<(), CertError> {
         if self.permitted.is_empty() && self.excluded.is_empty() {
             return Ok(());
         }
@@ -71,7 +87,14 @@ impl ConstraintState {
                 );
             }
         }
+        let per_name = self.excluded.len() + self.permitted.iter().map(Vec::len).sum::<usize>();
         for name in &names {
+            *used = used.saturating_add(per_name);
+            if *used > limit {
+                return Err(CertError::BudgetExceeded {
+                    what: "name constraint comparisons",
+                });
+            }
             self.check_name(cert, name)?;
         }
         Ok(())
@@ -84,7 +107,7 @@ impl ConstraintState {
         };
         let kind = form(name);
         for base in self.excluded.iter().filter(|b| form(b) == kind) {
-            if matches(name, base)? {
+            if matches(name, base)? || wildcard_overlaps(name, base) {
                 return Err(violation());
             }
         }
@@ -127,6 +150,23 @@ fn matches(name: &GeneralName, base: &GeneralName) -> Result<bool, CertError> {
         }
         _ => false,
     })
+}
+
+/// A wildcard dNSName such as `*.example.com` stands for names it does not
+/// spell out; when an excluded subtree lies below its parent domain (for
+/// example `bar.example.com`), the wildcard may name an excluded host, and
+/// is treated as violating the exclusion (CVE-2025-61727).
+fn wildcard_overlaps(name: &GeneralName, base: &GeneralName) -> bool {
+    match (name, base) {
+        (GeneralName::Dns(n), GeneralName::Dns(b)) => match n.strip_prefix("*.") {
+            Some(parent) => {
+                let b = b.trim_end_matches('.').to_ascii_lowercase();
+                b.ends_with(&format!(".{}", parent.to_ascii_lowercase()))
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// DNS: the name equals the base or ends with "." + base; an empty base
@@ -251,7 +291,10 @@ mod tests {
 
     #[test]
     fn uri_hosts_are_extracted() {
-        assert_eq!(uri_host("https://user@Host.gov.hk:8443/p?q").as_deref(), Some("Host.gov.hk"));
+        assert_eq!(
+            uri_host("https://user@Host.gov.hk:8443/p?q").as_deref(),
+            Some("Host.gov.hk")
+        );
         assert_eq!(uri_host("http://[::1]:80/").as_deref(), Some("::1"));
         assert_eq!(uri_host("urn:isbn:123"), None);
         assert!(host_within("crl.gov.hk", ".gov.hk"));

@@ -55,7 +55,9 @@ impl PolicyState {
                 let any_in_previous = previous.iter().any(|p| p.valid_policy == ANY_POLICY);
                 for policy in policies.iter().filter(|p| *p != ANY_POLICY) {
                     let matched = previous.iter().any(|p| p.expected.contains(policy));
-                    if (matched || any_in_previous) && !next.iter().any(|n| &n.valid_policy == policy) {
+                    if (matched || any_in_previous)
+                        && !next.iter().any(|n| &n.valid_policy == policy)
+                    {
                         next.push(Node {
                             valid_policy: policy.clone(),
                             expected: BTreeSet::from([policy.clone()]),

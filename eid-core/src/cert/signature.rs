@@ -49,8 +49,11 @@ fn choose(
     key: &PublicKey,
 ) -> Result<&'static dyn VerificationAlgorithm, CertError> {
     match alg.oid.as_str() {
-        "1.2.840.113549.1.1.2" | "1.2.840.113549.1.1.4" | "1.2.840.113549.1.1.5"
-        | "1.2.840.10045.4.1" | "1.2.840.10040.4.3" => {
+        "1.2.840.113549.1.1.2"
+        | "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.10045.4.1"
+        | "1.2.840.10040.4.3" => {
             return Err(CertError::WeakSignatureAlgorithm {
                 algorithm: name(&alg.oid),
             });
@@ -59,7 +62,10 @@ fn choose(
     }
     let key_oid = key.algorithm.oid.as_str();
     match (alg.oid.as_str(), key_oid) {
-        (rsa @ ("1.2.840.113549.1.1.11" | "1.2.840.113549.1.1.12" | "1.2.840.113549.1.1.13"), RSA_KEY) => {
+        (
+            rsa @ ("1.2.840.113549.1.1.11" | "1.2.840.113549.1.1.12" | "1.2.840.113549.1.1.13"),
+            RSA_KEY,
+        ) => {
             if !alg.params_absent_or_null() {
                 return Err(unsupported(alg));
             }
@@ -119,9 +125,12 @@ fn check_rsa_size(key: &PublicKey) -> Result<(), CertError> {
             detail: "RSA key with parameters".into(),
         });
     }
-    if key.bits < 2048 || key.bits > 8192 {
+    if key.bits < 2048 || key.bits > 8192 || key.bits % 8 != 0 {
         return Err(CertError::UnsupportedKey {
-            detail: format!("RSA key of {} bits (2048 to 8192 accepted)", key.bits),
+            detail: format!(
+                "RSA key of {} bits (2048 to 8192, a multiple of 8, accepted)",
+                key.bits
+            ),
         });
     }
     Ok(())
@@ -158,3 +167,15 @@ pub(crate) fn verify(
         })
 }
 
+/// Checks that a public key is one this validator accepts anywhere in a
+/// path: RSA of 2048 to 8192 bits, EC on P-256 or P-384, Ed25519.
+pub(crate) fn check_key(key: &PublicKey) -> Result<(), CertError> {
+    match key.algorithm.oid.as_str() {
+        RSA_KEY => check_rsa_size(key),
+        EC_KEY => curve_of(key).map(|_| ()),
+        ED25519 => Ok(()),
+        other => Err(CertError::UnsupportedKey {
+            detail: format!("key algorithm {}", name(other)),
+        }),
+    }
+}

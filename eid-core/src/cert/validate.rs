@@ -18,13 +18,13 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+use super::CertError;
 use super::crl::{self, Crl, Status};
 use super::identity::CertifiedIdentity;
 use super::model::{Certificate, oid};
 use super::names::ConstraintState;
 use super::policy::PolicyState;
 use super::signature;
-use super::CertError;
 
 /// What the end-entity certificate is to be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,9 @@ impl Purpose {
             Purpose::ServerAuth => has(oid::EKU_SERVER_AUTH) || has(oid::EKU_ANY),
             Purpose::EmailProtection => has(oid::EKU_EMAIL_PROTECTION) || has(oid::EKU_ANY),
             Purpose::DocumentSigning => {
-                has(oid::EKU_DOCUMENT_SIGNING) || has(oid::EKU_EMAIL_PROTECTION) || has(oid::EKU_ANY)
+                has(oid::EKU_DOCUMENT_SIGNING)
+                    || has(oid::EKU_EMAIL_PROTECTION)
+                    || has(oid::EKU_ANY)
             }
         }
     }
@@ -72,9 +74,9 @@ impl Purpose {
         match self {
             Purpose::Any => true,
             Purpose::ClientAuth => ku.digital_signature() || ku.key_agreement(),
-            Purpose::ServerAuth => {
-                ku.digital_signature() || ku.key_encipherment() || ku.key_agreement()
-            }
+            // TLS server certificates are judged by extended key usage alone,
+            // as rustls-webpki and the x509-limbo suite do.
+            Purpose::ServerAuth => true,
             Purpose::EmailProtection => {
                 ku.digital_signature() || ku.non_repudiation() || ku.key_encipherment()
             }
@@ -110,8 +112,11 @@ pub struct Budget {
     pub signatures: usize,
     /// Candidate issuers considered while building.
     pub steps: usize,
-    /// Most certificates in a path, end entity and anchor included.
+    /// Most certificates in a path, end entity and anchor included;
+    /// self-issued intermediates (key rollover) are not counted.
     pub max_path_len: usize,
+    /// Comparisons of names against name constraints, over the whole search.
+    pub name_checks: usize,
 }
 
 impl Default for Budget {
@@ -120,6 +125,7 @@ impl Default for Budget {
             signatures: 100,
             steps: 1000,
             max_path_len: 8,
+            name_checks: 250_000,
         }
     }
 }
@@ -197,6 +203,7 @@ impl TrustStore {
             options,
             signatures: 0,
             steps: 0,
+            name_checks: 0,
             best: None,
             verified: HashMap::new(),
         };
@@ -218,6 +225,7 @@ struct Search<'a> {
     options: &'a Options,
     signatures: usize,
     steps: usize,
+    name_checks: usize,
     best: Option<CertError>,
     /// Signature results by (signed DER address, signer DER address).
     verified: HashMap<(usize, usize), Result<(), CertError>>,
@@ -262,7 +270,11 @@ impl<'a> Search<'a> {
     }
 
     /// Checks `child`'s signature with `issuer`'s key, once per pair.
-    fn signed_by(&mut self, child: &Certificate, issuer: &Certificate) -> Result<Result<(), CertError>, CertError> {
+    fn signed_by(
+        &mut self,
+        child: &Certificate,
+        issuer: &Certificate,
+    ) -> Result<Result<(), CertError>, CertError> {
         let key = (child.der.as_ptr() as usize, issuer.der.as_ptr() as usize);
         if let Some(result) = self.verified.get(&key) {
             return Ok(result.clone());
@@ -283,7 +295,10 @@ impl<'a> Search<'a> {
         Ok(result)
     }
 
-    fn extend(&mut self, path: &mut Vec<&'a Certificate>) -> Result<Option<ValidatedPath>, CertError> {
+    fn extend(
+        &mut self,
+        path: &mut Vec<&'a Certificate>,
+    ) -> Result<Option<ValidatedPath>, CertError> {
         let Some(&current) = path.last() else {
             return Ok(None);
         };
@@ -320,7 +335,12 @@ impl<'a> Search<'a> {
                 continue;
             }
             candidates += 1;
-            if path.len() + 1 >= self.options.budget.max_path_len {
+            // End entity, the counted intermediates, this one, and an anchor.
+            let counted = 1
+                + path[1..].iter().filter(|c| !c.is_self_issued()).count()
+                + usize::from(!intermediate.is_self_issued())
+                + 1;
+            if counted > self.options.budget.max_path_len {
                 self.record(CertError::PathTooLong {
                     limit: self.options.budget.max_path_len,
                 });
@@ -350,11 +370,17 @@ impl<'a> Search<'a> {
     /// RFC 5280 6.1 on a complete candidate `chain` (end entity first,
     /// anchor last), signatures already verified.
     fn check_path(&mut self, chain: &[&Certificate]) -> Result<ValidatedPath, CertError> {
-        let at = self.options.time;
+        // Validity is encoded in whole seconds: compare at that granularity.
+        let at = self
+            .options
+            .time
+            .replace_nanosecond(0)
+            .unwrap_or(self.options.time);
         let n = chain.len() - 1;
         let anchor = chain[n];
         check_validity(anchor, at)?;
         check_issuer_cert(anchor, true)?;
+        signature::check_key(&anchor.public_key)?;
         // The anchor's pathLenConstraint counts the CAs below it, exactly as
         // if it were the first certificate of the path (6.1.4 m).
         let mut max_path_length = match anchor.basic_constraints.and_then(|bc| bc.path_len) {
@@ -372,14 +398,26 @@ impl<'a> Search<'a> {
             let issuer = chain[n - i + 1];
             let is_leaf = i == n;
             check_validity(cert, at)?;
-            if cert.serial.is_empty() || cert.serial.len() > 21 || cert.serial[0] & 0x80 != 0 {
+            // A positive integer of at most 20 octets (RFC 5280 4.1.2.2);
+            // anchors are exempt, some long-lived roots have serial 0.
+            if cert.serial.iter().all(|b| *b == 0)
+                || cert.serial.len() > 21
+                || cert.serial[0] & 0x80 != 0
+            {
                 return Err(CertError::BadSerial {
                     subject: cert.subject.display.clone(),
                 });
             }
+            signature::check_key(&cert.public_key)?;
+            if cert.authority_key_id.is_none() {
+                return Err(CertError::MissingExtension {
+                    subject: cert.subject.display.clone(),
+                    extension: "authorityKeyIdentifier",
+                });
+            }
             self.check_revocation(cert, issuer, is_leaf)?;
             if is_leaf || !cert.is_self_issued() {
-                names.check(cert)?;
+                names.check(cert, &mut self.name_checks, self.options.budget.name_checks)?;
             }
             policy.process(cert, i, n)?;
             if !is_leaf {
@@ -405,11 +443,6 @@ impl<'a> Search<'a> {
         let leaf = chain[0];
         let purpose = self.options.purpose;
         if purpose != Purpose::Any {
-            if leaf.is_ca() {
-                return Err(CertError::CaUsedAsEndEntity {
-                    subject: leaf.subject.display.clone(),
-                });
-            }
             if let Some(ekus) = &leaf.extended_key_usage
                 && !purpose.eku_accepts(ekus)
             {
@@ -521,6 +554,12 @@ fn check_issuer_cert(cert: &Certificate, is_anchor: bool) -> Result<(), CertErro
     if !cert.is_ca() {
         return Err(CertError::NotCa {
             subject: cert.subject.display.clone(),
+        });
+    }
+    if cert.subject_key_id.is_none() {
+        return Err(CertError::MissingExtension {
+            subject: cert.subject.display.clone(),
+            extension: "subjectKeyIdentifier",
         });
     }
     if let Some(ku) = cert.key_usage
