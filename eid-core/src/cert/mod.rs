@@ -2,7 +2,7 @@
 //! `x509-parser`, signatures with `ring`, path building through an
 //! unordered pool of intermediates, path validation (validity, basic
 //! constraints and path length, key usage, extended key usage, name
-//! constraints, certificate policies), CRL revocation checking, and the
+//! constraints, certificate policies), revocation by CRL and OCSP, and the
 //! identity a validated certificate asserts.
 //!
 //! ```no_run
@@ -23,10 +23,14 @@
 //! checks, path-building steps and path length.
 
 mod crl;
+mod der;
 mod error;
 mod identity;
 mod model;
 mod names;
+mod ocsp;
+#[cfg(test)]
+mod ocsp_tests;
 mod policy;
 mod signature;
 mod validate;
@@ -38,6 +42,9 @@ pub use model::{
     Algorithm, BasicConstraints, Certificate, DistributionPoint, GeneralName, KeyUsage,
     MAX_CERT_SIZE, Name, NameConstraints, PublicKey,
 };
+pub use ocsp::{
+    MAX_AGE_WITHOUT_NEXT_UPDATE, MAX_OCSP_SIZE, OcspResponse, OcspStatus, SingleResponse,
+};
 pub use validate::{
-    Budget, Options, Purpose, RevocationScope, TrustStore, UnknownStatus, ValidatedPath,
+    Budget, Options, Purpose, Revocation, RevocationScope, TrustStore, UnknownStatus, ValidatedPath,
 };

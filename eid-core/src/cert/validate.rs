@@ -23,6 +23,7 @@ use super::crl::{self, Crl, Status};
 use super::identity::CertifiedIdentity;
 use super::model::{Certificate, oid};
 use super::names::ConstraintState;
+use super::ocsp::{OcspResponse, OcspStatus};
 use super::policy::PolicyState;
 use super::signature;
 
@@ -170,6 +171,17 @@ pub struct ValidatedPath {
     pub identity: CertifiedIdentity,
 }
 
+/// Revocation information supplied with a validation request.
+#[derive(Debug, Clone, Default)]
+pub struct Revocation {
+    /// CRLs, in any order; those that do not apply are ignored.
+    pub crls: Vec<Crl>,
+    /// OCSP responses, in any order.
+    pub ocsp: Vec<OcspResponse>,
+    /// The nonce sent in the OCSP request, which responses must echo.
+    pub ocsp_nonce: Option<Vec<u8>>,
+}
+
 /// A set of trust anchors.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
@@ -196,10 +208,42 @@ impl TrustStore {
         crls: &[Crl],
         options: &Options,
     ) -> Result<ValidatedPath, CertError> {
+        self.search(leaf, intermediates, crls, &[], None, options)
+    }
+
+    /// Like [`TrustStore::validate`], with CRLs and OCSP responses.
+    pub fn validate_with(
+        &self,
+        leaf: &Certificate,
+        intermediates: &[Certificate],
+        revocation: &Revocation,
+        options: &Options,
+    ) -> Result<ValidatedPath, CertError> {
+        self.search(
+            leaf,
+            intermediates,
+            &revocation.crls,
+            &revocation.ocsp,
+            revocation.ocsp_nonce.as_deref(),
+            options,
+        )
+    }
+
+    fn search(
+        &self,
+        leaf: &Certificate,
+        intermediates: &[Certificate],
+        crls: &[Crl],
+        ocsp: &[OcspResponse],
+        ocsp_nonce: Option<&[u8]>,
+        options: &Options,
+    ) -> Result<ValidatedPath, CertError> {
         let mut search = Search {
             anchors: &self.anchors,
             intermediates,
             crls,
+            ocsp,
+            ocsp_nonce,
             options,
             signatures: 0,
             steps: 0,
@@ -222,6 +266,8 @@ struct Search<'a> {
     anchors: &'a [Certificate],
     intermediates: &'a [Certificate],
     crls: &'a [Crl],
+    ocsp: &'a [OcspResponse],
+    ocsp_nonce: Option<&'a [u8]>,
     options: &'a Options,
     signatures: usize,
     steps: usize,
@@ -479,44 +525,63 @@ impl<'a> Search<'a> {
             RevocationScope::EndEntity => is_leaf,
             RevocationScope::All => true,
         };
-        let mut budget_error = None;
-        let status = {
-            let signatures = &mut self.signatures;
-            let limit = self.options.budget.signatures;
+        let at = self.options.time;
+        let limit = self.options.budget.signatures;
+        let signatures = &mut self.signatures;
+        let mut spend = move || {
+            *signatures += 1;
+            if *signatures > limit {
+                Err(CertError::BudgetExceeded {
+                    what: "signature verifications",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let revoked = |reason: &str| CertError::Revoked {
+            subject: cert.subject.display.clone(),
+            serial: cert.serial_hex(),
+            reason: reason.to_owned(),
+        };
+
+        let crl_status = {
             let mut verify = |alg: &super::model::Algorithm, tbs: &[u8], sig: &[u8]| {
-                *signatures += 1;
-                if *signatures > limit {
-                    let e = CertError::BudgetExceeded {
-                        what: "signature verifications",
-                    };
-                    budget_error = Some(e.clone());
-                    return Err(e);
-                }
+                spend()?;
                 signature::verify(alg, &issuer.public_key, tbs, sig, &issuer.subject.display)
             };
-            crl::status(cert, issuer, self.crls, self.options.time, &mut verify)
+            crl::status(cert, issuer, self.crls, at, &mut verify)?
         };
-        if let Some(e) = budget_error {
-            return Err(e);
+        let mut good = false;
+        let mut unknown = Vec::new();
+        match crl_status {
+            Status::Revoked(reason) => return Err(revoked(reason)),
+            Status::Good => good = true,
+            Status::Unknown(why) => unknown.push(why),
         }
-        match status? {
-            Status::Good => Ok(()),
-            Status::Revoked(reason) => Err(CertError::Revoked {
-                subject: cert.subject.display.clone(),
-                serial: cert.serial_hex(),
-                reason: reason.to_owned(),
-            }),
-            Status::Unknown(detail) => {
-                if required && self.options.unknown_status == UnknownStatus::Reject {
-                    Err(CertError::RevocationUnavailable {
-                        subject: cert.subject.display.clone(),
-                        detail,
-                    })
-                } else {
-                    Ok(())
+        for response in self.ocsp {
+            let mut verify =
+                |alg: &super::model::Algorithm, signer: &Certificate, tbs: &[u8], sig: &[u8]| {
+                    spend()?;
+                    super::ocsp::verify_with(alg, signer, tbs, sig)
+                };
+            match response.status_of(cert, issuer, at, self.ocsp_nonce, &mut verify) {
+                Ok(None) => {}
+                Ok(Some(OcspStatus::Revoked { reason, .. })) => {
+                    return Err(revoked(crl::reason_name(reason)));
                 }
+                Ok(Some(OcspStatus::Good)) => good = true,
+                Ok(Some(OcspStatus::Unknown)) => unknown.push("OCSP responder: unknown".into()),
+                Err(e @ CertError::BudgetExceeded { .. }) => return Err(e),
+                Err(e) => unknown.push(e.to_string()),
             }
         }
+        if good || !required || self.options.unknown_status == UnknownStatus::Allow {
+            return Ok(());
+        }
+        Err(CertError::RevocationUnavailable {
+            subject: cert.subject.display.clone(),
+            detail: unknown.join("; "),
+        })
     }
 }
 

@@ -1,0 +1,186 @@
+//! A minimal, bounded DER reader for the structures `x509-parser` does not
+//! cover (OCSP responses). Definite lengths only; every read checks bounds.
+
+use super::CertError;
+
+/// One TLV: its tag byte, its content, and the whole encoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tlv<'a> {
+    pub tag: u8,
+    pub content: &'a [u8],
+    pub raw: &'a [u8],
+}
+
+pub(crate) fn malformed(detail: &str) -> CertError {
+    CertError::Malformed {
+        what: "OCSP response",
+        detail: detail.to_owned(),
+    }
+}
+
+/// Reads one TLV from the front of `input`; returns it and the rest.
+pub(crate) fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), CertError> {
+    let [tag, first, rest @ ..] = input else {
+        return Err(malformed("truncated header"));
+    };
+    if tag & 0x1f == 0x1f {
+        return Err(malformed("high tag numbers are not used here"));
+    }
+    let (len, header) = if first & 0x80 == 0 {
+        (usize::from(*first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return Err(malformed("bad length"));
+        }
+        let mut len = 0usize;
+        for b in &rest[..count] {
+            len = (len << 8) | usize::from(*b);
+        }
+        if len < 0x80 || rest[0] == 0 {
+            return Err(malformed("non-minimal length"));
+        }
+        (len, 2 + count)
+    };
+    let end = header
+        .checked_add(len)
+        .ok_or_else(|| malformed("length overflow"))?;
+    if input.len() < end {
+        return Err(malformed("truncated content"));
+    }
+    Ok((
+        Tlv {
+            tag: *tag,
+            content: &input[header..end],
+            raw: &input[..end],
+        },
+        &input[end..],
+    ))
+}
+
+/// Reads a TLV that must have tag `tag`.
+pub(crate) fn expect<'a>(
+    input: &'a [u8],
+    tag: u8,
+    what: &str,
+) -> Result<(Tlv<'a>, &'a [u8]), CertError> {
+    let (tlv, rest) = read(input)?;
+    if tlv.tag != tag {
+        return Err(malformed(&format!("expected {what}")));
+    }
+    Ok((tlv, rest))
+}
+
+/// Reads the whole of `input` as a sequence of TLVs.
+pub(crate) fn all(mut input: &[u8]) -> Result<Vec<Tlv<'_>>, CertError> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let (tlv, rest) = read(input)?;
+        out.push(tlv);
+        input = rest;
+    }
+    Ok(out)
+}
+
+/// Dotted form of an OBJECT IDENTIFIER's content.
+pub(crate) fn oid(content: &[u8]) -> Result<String, CertError> {
+    let mut parts: Vec<u64> = Vec::new();
+    let mut value: u64 = 0;
+    for (i, b) in content.iter().enumerate() {
+        if value > (u64::MAX >> 7) {
+            return Err(malformed("OID component too large"));
+        }
+        value = (value << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if parts.is_empty() {
+                let first = if value < 80 { value / 40 } else { 2 };
+                parts.push(first);
+                parts.push(value - first * 40);
+            } else {
+                parts.push(value);
+            }
+            value = 0;
+        } else if i == content.len() - 1 {
+            return Err(malformed("truncated OID"));
+        }
+    }
+    if parts.is_empty() {
+        return Err(malformed("empty OID"));
+    }
+    Ok(parts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// A GeneralizedTime (`YYYYMMDDHHMMSSZ`, optional fraction) as a time.
+pub(crate) fn generalized_time(content: &[u8]) -> Result<time::OffsetDateTime, CertError> {
+    let text = std::str::from_utf8(content).map_err(|_| malformed("time is not ASCII"))?;
+    let text = text
+        .strip_suffix('Z')
+        .ok_or_else(|| malformed("time must be UTC (Z)"))?;
+    let (whole, _fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed("bad GeneralizedTime"));
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<u32, CertError> {
+        whole[range]
+            .parse()
+            .map_err(|_| malformed("bad GeneralizedTime"))
+    };
+    let month = time::Month::try_from(u8::try_from(num(4..6)?).unwrap_or(0))
+        .map_err(|_| malformed("bad month"))?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(num(0..4)?).unwrap_or(0),
+        month,
+        u8::try_from(num(6..8)?).unwrap_or(0),
+    )
+    .map_err(|_| malformed("bad date"))?;
+    let clock = time::Time::from_hms(
+        u8::try_from(num(8..10)?).unwrap_or(99),
+        u8::try_from(num(10..12)?).unwrap_or(99),
+        u8::try_from(num(12..14)?).unwrap_or(99),
+    )
+    .map_err(|_| malformed("bad time of day"))?;
+    Ok(time::PrimitiveDateTime::new(date, clock).assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_definite_lengths_and_rejects_bad_ones() {
+        let (tlv, rest) = read(&[0x04, 0x02, 0xaa, 0xbb, 0x05]).expect("tlv");
+        assert_eq!((tlv.tag, tlv.content), (0x04, &[0xaa, 0xbb][..]));
+        assert_eq!(rest, &[0x05]);
+        assert!(read(&[0x30]).is_err());
+        assert!(
+            read(&[0x30, 0x80, 0x00, 0x00]).is_err(),
+            "indefinite length"
+        );
+        assert!(
+            read(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).is_err(),
+            "non-minimal"
+        );
+        assert!(
+            read(&[0x30, 0x85, 1, 0, 0, 0, 0]).is_err(),
+            "too long a length"
+        );
+        assert!(read(&[0x30, 0x03, 0x01]).is_err(), "truncated");
+    }
+
+    #[test]
+    fn decodes_oids_and_times() {
+        assert_eq!(
+            oid(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]).expect("oid"),
+            "1.3.6.1.5.5.7.48.1.1"
+        );
+        assert!(oid(&[0x2b, 0x86]).is_err());
+        let t = generalized_time(b"20261128083000Z").expect("time");
+        assert_eq!(t.unix_timestamp(), 1_795_854_600);
+        assert!(generalized_time(b"20261128083000").is_err());
+        assert!(generalized_time(b"20261328083000Z").is_err());
+    }
+}
