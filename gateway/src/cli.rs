@@ -23,6 +23,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Apply pending database migrations, then exit.
     Migrate(ConfigArg),
+    /// Work with smart-ID-card certificates.
+    Cert(crate::cert_cmd::CertArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.

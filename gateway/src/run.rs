@@ -29,14 +29,21 @@ pub enum Failure {
     /// cannot be reached, the port is taken): exit code 1.
     #[error("{0}")]
     Runtime(String),
+    /// An input file or argument of a one-shot command is unusable: exit code 2.
+    #[error("{0}")]
+    Input(String),
+    /// A one-shot command's answer is "no" (for example a certificate is not
+    /// valid); its output says why: exit code 1.
+    #[error("{0}")]
+    Negative(String),
 }
 
 impl Failure {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::Config(_) => ExitCode::from(2),
-            Failure::Runtime(_) => ExitCode::from(1),
+            Failure::Config(_) | Failure::Input(_) => ExitCode::from(2),
+            Failure::Runtime(_) | Failure::Negative(_) => ExitCode::from(1),
         }
     }
 }
@@ -52,6 +59,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             serve(config, tls, db, None).await
         }
         Command::Demo(args) => run_demo(args).await,
+        Command::Cert(args) => match &args.command {
+            crate::cert_cmd::CertCommand::Verify(verify) => {
+                if crate::cert_cmd::verify(verify)? {
+                    Ok(())
+                } else {
+                    Err(Failure::Negative("the certificate is not valid".to_owned()))
+                }
+            }
+        },
         Command::Migrate(args) => {
             let config = load_config(&args, None)?;
             telemetry::init(&config.log);
