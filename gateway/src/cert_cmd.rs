@@ -6,13 +6,18 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use eid_core::cert::{
     CertError, Certificate, Crl, OcspResponse, Options, Purpose, Revocation, RevocationScope,
-    TrustStore, ValidatedPath,
+    TrustStore, ValidatedPath, gather,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::revocation::HttpCrlSource;
 use crate::run::Failure;
+use crate::state::SystemClock;
+
+/// Most distribution points fetched for one validation.
+const MAX_FETCHED_CRLS: usize = 16;
 
 /// `gateway cert ...`
 #[derive(Debug, Args)]
@@ -55,6 +60,10 @@ pub struct VerifyArgs {
     /// Which certificates need a revocation status (fail closed without one).
     #[arg(long, value_enum, default_value = "all")]
     pub revocation: RevocationArg,
+    /// Also fetch the CRLs named in the certificates' distribution points
+    /// over HTTP (10 s per request).
+    #[arg(long)]
+    pub fetch_crls: bool,
     /// The end-entity certificate.
     #[arg(value_name = "LEAF")]
     pub leaf: PathBuf,
@@ -126,7 +135,7 @@ fn crls(path: &Path) -> Result<Vec<Crl>, Failure> {
 }
 
 /// Runs `cert verify`; prints the verdict and returns whether it is valid.
-pub fn verify(args: &VerifyArgs) -> Result<bool, Failure> {
+pub async fn verify(args: &VerifyArgs) -> Result<bool, Failure> {
     let at = match &args.at {
         Some(text) => OffsetDateTime::parse(text, &Rfc3339)
             .map_err(|e| Failure::Input(format!("--at {text:?} is not RFC 3339: {e}")))?,
@@ -155,6 +164,18 @@ pub fn verify(args: &VerifyArgs) -> Result<bool, Failure> {
         .into_iter()
         .next()
         .ok_or_else(|| Failure::Input(format!("{}: no certificate found", args.leaf.display())))?;
+    if args.fetch_crls {
+        let source = HttpCrlSource::new(
+            std::time::Duration::from_secs(10),
+            std::sync::Arc::new(SystemClock),
+        )
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let gathered = gather(&source, &leaf, &intermediates, MAX_FETCHED_CRLS).await;
+        for (url, error) in &gathered.failures {
+            eprintln!("warning: {url}: {error}");
+        }
+        revocation.crls.extend(gathered.revocation.crls);
+    }
     let options = Options {
         purpose: match args.purpose {
             PurposeArg::ClientAuth => Purpose::ClientAuth,

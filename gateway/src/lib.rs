@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod revocation;
 pub mod run;
 pub mod server;
 pub mod state;

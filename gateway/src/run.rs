@@ -61,7 +61,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => run_demo(args).await,
         Command::Cert(args) => match &args.command {
             crate::cert_cmd::CertCommand::Verify(verify) => {
-                if crate::cert_cmd::verify(verify)? {
+                if crate::cert_cmd::verify(verify).await? {
                     Ok(())
                 } else {
                     Err(Failure::Negative("the certificate is not valid".to_owned()))

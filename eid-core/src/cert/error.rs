@@ -208,6 +208,14 @@ pub enum CertError {
         /// Why each source was unusable.
         detail: String,
     },
+    /// Revocation data could not be fetched.
+    #[error("cannot fetch {url}: {detail}")]
+    RevocationFetch {
+        /// Where from.
+        url: String,
+        /// Why not (timeout, HTTP status, size).
+        detail: String,
+    },
     /// A CRL or OCSP response is unusable (bad signature, stale, wrong issuer).
     #[error("unusable revocation data: {detail}")]
     BadRevocationData {
@@ -264,6 +272,7 @@ impl CertError {
             CertError::Revoked { .. } => "revoked",
             CertError::RevocationUnavailable { .. } => "revocation_unavailable",
             CertError::BadRevocationData { .. } => "bad_revocation_data",
+            CertError::RevocationFetch { .. } => "revocation_fetch_failed",
             CertError::BadVersion { .. } => "bad_version",
             CertError::BadSerial { .. } => "bad_serial",
         }

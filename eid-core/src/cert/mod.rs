@@ -33,6 +33,7 @@ mod ocsp;
 mod ocsp_tests;
 mod policy;
 mod signature;
+mod source;
 mod validate;
 
 pub use crl::{Crl, IssuingDistributionPoint, MAX_CRL_SIZE, RevokedEntry, reason_name};
@@ -45,6 +46,7 @@ pub use model::{
 pub use ocsp::{
     MAX_AGE_WITHOUT_NEXT_UPDATE, MAX_OCSP_SIZE, OcspResponse, OcspStatus, SingleResponse,
 };
+pub use source::{CrlSource, Gathered, distribution_urls, gather};
 pub use validate::{
     Budget, Options, Purpose, Revocation, RevocationScope, TrustStore, UnknownStatus, ValidatedPath,
 };
