@@ -195,13 +195,20 @@ impl Crl {
                     _ => {}
                 }
             }
-            out.revoked.insert(
+            if reason == Some(8) {
+                // removeFromCRL belongs in delta CRLs, which are not supported.
+                return Err(malformed("removeFromCRL entry in a full CRL"));
+            }
+            let previous = out.revoked.insert(
                 strip_zeros(entry.raw_serial()),
                 RevokedEntry {
                     revoked_at: entry.revocation_date.to_datetime(),
                     reason,
                 },
             );
+            if previous.is_some() {
+                return Err(malformed("a serial number is listed twice"));
+            }
         }
         Ok(out)
     }
@@ -233,6 +240,10 @@ pub(crate) enum Status {
     Unknown(String),
 }
 
+/// Checks a CRL signature (algorithm, signed bytes, signature) with the
+/// issuer's key, counting it against the validation budget.
+pub(crate) type CrlVerifier<'a> = dyn FnMut(&Algorithm, &[u8], &[u8]) -> Result<(), CertError> + 'a;
+
 /// Looks up `cert` (issued by `issuer`) in the given CRLs at time `at`.
 /// `verify` checks a CRL signature with the issuer's key and counts it
 /// against the budget.
@@ -241,7 +252,7 @@ pub(crate) fn status(
     issuer: &Certificate,
     crls: &[Crl],
     at: OffsetDateTime,
-    verify: &mut dyn FnMut(&Algorithm, &[u8], &[u8]) -> Result<(), CertError>,
+    verify: &mut CrlVerifier<'_>,
 ) -> Result<Status, CertError> {
     let mut why: Vec<String> = Vec::new();
     let mut good = false;
@@ -308,9 +319,7 @@ pub(crate) fn status(
             why.push(format!("CRL of {} expired at {next}", crl.issuer));
             continue;
         }
-        if let Some(entry) = crl.revoked.get(&serial)
-            && entry.reason != Some(8)
-        {
+        if let Some(entry) = crl.revoked.get(&serial) {
             return Ok(Status::Revoked(reason_name(entry.reason)));
         }
         if !partial {

@@ -20,6 +20,11 @@ pub const MAX_AGE_WITHOUT_NEXT_UPDATE: Duration = Duration::days(7);
 const BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 const NONCE: &str = "1.3.6.1.5.5.7.48.1.2";
 
+/// Checks a signature (algorithm, signer, signed bytes, signature), counting
+/// it against the validation budget.
+pub(crate) type SignerVerifier<'a> =
+    dyn FnMut(&Algorithm, &Certificate, &[u8], &[u8]) -> Result<(), CertError> + 'a;
+
 /// A certificate's status in one SingleResponse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OcspStatus {
@@ -205,7 +210,7 @@ impl OcspResponse {
         issuer: &Certificate,
         at: OffsetDateTime,
         nonce: Option<&[u8]>,
-        verify: &mut dyn FnMut(&Algorithm, &Certificate, &[u8], &[u8]) -> Result<(), CertError>,
+        verify: &mut SignerVerifier<'_>,
     ) -> Result<Option<OcspStatus>, CertError> {
         let Some(single) = self.responses.iter().find(|r| r.matches(cert, issuer)) else {
             return Ok(None);
@@ -243,7 +248,7 @@ impl OcspResponse {
         &self,
         issuer: &Certificate,
         at: OffsetDateTime,
-        verify: &mut dyn FnMut(&Algorithm, &Certificate, &[u8], &[u8]) -> Result<(), CertError>,
+        verify: &mut SignerVerifier<'_>,
     ) -> Result<(), CertError> {
         if self.names(issuer) {
             return verify(

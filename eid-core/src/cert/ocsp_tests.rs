@@ -213,7 +213,7 @@ fn response(
         tlv(0x03, &bit_string),
     ];
     if include {
-        basic.push(tlv(0xa0, &seq(&[signer.der.clone()])));
+        basic.push(tlv(0xa0, &seq(std::slice::from_ref(&signer.der))));
     }
     let basic = seq(&basic);
     seq(&[
@@ -239,7 +239,7 @@ fn validate(pki: &Pki, responses: Vec<Vec<u8>>, nonce: Option<Vec<u8>>) -> Resul
         ..Options::new(NOW)
     };
     TrustStore::new(vec![pki.root.clone()])
-        .validate_with(&pki.leaf, &[pki.ca.clone()], &revocation, &options)
+        .validate_with(&pki.leaf, std::slice::from_ref(&pki.ca), &revocation, &options)
         .map(|_| ())
 }
 

@@ -125,7 +125,7 @@ fn check_rsa_size(key: &PublicKey) -> Result<(), CertError> {
             detail: "RSA key with parameters".into(),
         });
     }
-    if key.bits < 2048 || key.bits > 8192 || key.bits % 8 != 0 {
+    if key.bits < 2048 || key.bits > 8192 || !key.bits.is_multiple_of(8) {
         return Err(CertError::UnsupportedKey {
             detail: format!(
                 "RSA key of {} bits (2048 to 8192, a multiple of 8, accepted)",

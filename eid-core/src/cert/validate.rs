@@ -416,12 +416,7 @@ impl<'a> Search<'a> {
     /// RFC 5280 6.1 on a complete candidate `chain` (end entity first,
     /// anchor last), signatures already verified.
     fn check_path(&mut self, chain: &[&Certificate]) -> Result<ValidatedPath, CertError> {
-        // Validity is encoded in whole seconds: compare at that granularity.
-        let at = self
-            .options
-            .time
-            .replace_nanosecond(0)
-            .unwrap_or(self.options.time);
+        let at = whole_seconds(self.options.time);
         let n = chain.len() - 1;
         let anchor = chain[n];
         check_validity(anchor, at)?;
@@ -446,8 +441,11 @@ impl<'a> Search<'a> {
             check_validity(cert, at)?;
             // A positive integer of at most 20 octets (RFC 5280 4.1.2.2);
             // anchors are exempt, some long-lived roots have serial 0.
+            // DER adds a leading zero byte when the top bit is set, so 21
+            // bytes are acceptable only with that zero.
             if cert.serial.iter().all(|b| *b == 0)
                 || cert.serial.len() > 21
+                || (cert.serial.len() == 21 && cert.serial[0] != 0)
                 || cert.serial[0] & 0x80 != 0
             {
                 return Err(CertError::BadSerial {
@@ -525,7 +523,7 @@ impl<'a> Search<'a> {
             RevocationScope::EndEntity => is_leaf,
             RevocationScope::All => true,
         };
-        let at = self.options.time;
+        let at = whole_seconds(self.options.time);
         let limit = self.options.budget.signatures;
         let signatures = &mut self.signatures;
         let mut spend = move || {
@@ -583,6 +581,12 @@ impl<'a> Search<'a> {
             detail: unknown.join("; "),
         })
     }
+}
+
+/// Validity, CRL and OCSP times are encoded in whole seconds: compare at
+/// that granularity.
+fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 fn check_validity(cert: &Certificate, at: OffsetDateTime) -> Result<(), CertError> {
