@@ -239,7 +239,12 @@ fn validate(pki: &Pki, responses: Vec<Vec<u8>>, nonce: Option<Vec<u8>>) -> Resul
         ..Options::new(NOW)
     };
     TrustStore::new(vec![pki.root.clone()])
-        .validate_with(&pki.leaf, std::slice::from_ref(&pki.ca), &revocation, &options)
+        .validate_with(
+            &pki.leaf,
+            std::slice::from_ref(&pki.ca),
+            &revocation,
+            &options,
+        )
         .map(|_| ())
 }
 
