@@ -105,6 +105,12 @@ impl Crl {
                 limit: MAX_CRL_SIZE,
             });
         }
+        super::der::check_envelope(der, super::der::tbs_cert_list_algorithm).map_err(
+            |e| match e {
+                CertError::Malformed { detail, .. } => malformed(detail),
+                other => other,
+            },
+        )?;
         let (rest, crl) = CertificateRevocationList::from_der(der).map_err(malformed)?;
         if !rest.is_empty() {
             return Err(malformed(format!("{} trailing bytes", rest.len())));
@@ -157,14 +163,21 @@ impl Crl {
                         }
                         None => Vec::new(),
                     };
-                    out.issuing_distribution_point = Some(IssuingDistributionPoint {
+                    let point = IssuingDistributionPoint {
                         full_names,
                         only_user: idp.only_contains_user_certs,
                         only_ca: idp.only_contains_ca_certs,
                         only_some_reasons: idp.only_some_reasons.as_ref().map(|r| r.flags),
                         indirect: idp.indirect_crl,
                         only_attribute: idp.only_contains_attribute_certs,
-                    });
+                    };
+                    check_idp_fields(ext.value, &point, idp.distribution_point.is_some()).map_err(
+                        |detail| CertError::InvalidExtension {
+                            oid: oid.clone(),
+                            detail: detail.to_owned(),
+                        },
+                    )?;
+                    out.issuing_distribution_point = Some(point);
                 }
                 ParsedExtension::ParseError { error } => {
                     return Err(CertError::InvalidExtension {
@@ -227,6 +240,39 @@ impl Crl {
         }
         Ok(out)
     }
+}
+
+/// x509-parser skips the parts of an issuingDistributionPoint it cannot
+/// read; a lost partition name would make a partition look like a complete
+/// CRL. Every field (and every name of the partition) must have been read,
+/// and default values must not be encoded (DER).
+fn check_idp_fields(
+    raw: &[u8],
+    point: &IssuingDistributionPoint,
+    has_name: bool,
+) -> Result<(), &'static str> {
+    let fields = super::der::count_fields(raw, 0x30).map_err(|_| "unreadable")?;
+    let expected = usize::from(has_name)
+        + usize::from(point.only_user)
+        + usize::from(point.only_ca)
+        + usize::from(point.only_some_reasons.is_some())
+        + usize::from(point.indirect)
+        + usize::from(point.only_attribute);
+    if fields.len() != expected {
+        return Err("unreadable or default-valued fields");
+    }
+    if !point.full_names.is_empty() {
+        let name = fields.first().ok_or("missing distribution point")?;
+        let choice = super::der::all(name.content).map_err(|_| "unreadable name")?;
+        let [full_name] = choice.as_slice() else {
+            return Err("unreadable distribution point name");
+        };
+        let names = super::der::all(full_name.content).map_err(|_| "unreadable names")?;
+        if full_name.tag != 0xa0 || names.len() != point.full_names.len() {
+            return Err("unreadable partition names");
+        }
+    }
+    Ok(())
 }
 
 /// What the CRLs say about one certificate.

@@ -13,9 +13,80 @@ pub(crate) struct Tlv<'a> {
 
 pub(crate) fn malformed(detail: &str) -> CertError {
     CertError::Malformed {
-        what: "OCSP response",
+        what: "DER",
         detail: detail.to_owned(),
     }
+}
+
+/// Checks the unsigned envelope of a signed structure (a certificate or a
+/// CRL): exactly `SEQUENCE { tbs SEQUENCE, AlgorithmIdentifier, BIT STRING }`
+/// in DER, no unused bits in the signature, and the outer algorithm
+/// byte-for-byte equal to the one inside the signed part (RFC 5280 4.1.1.2,
+/// 5.1.1.2), so that each signed structure has one encoding only.
+/// `inner_algorithm` finds the algorithm inside the signed part's content.
+pub(crate) fn check_envelope(
+    input: &[u8],
+    inner_algorithm: impl Fn(&[u8]) -> Result<&[u8], CertError>,
+) -> Result<(), CertError> {
+    let (outer, rest) = expect(input, 0x30, "an outer SEQUENCE")?;
+    if !rest.is_empty() {
+        return Err(malformed("trailing bytes"));
+    }
+    let (tbs, rest) = expect(outer.content, 0x30, "the signed SEQUENCE")?;
+    let (algorithm, rest) = expect(rest, 0x30, "the signature AlgorithmIdentifier")?;
+    let (signature, rest) = expect(rest, 0x03, "the signature BIT STRING")?;
+    if !rest.is_empty() {
+        return Err(malformed("trailing fields after the signature"));
+    }
+    if signature.content.first() != Some(&0) || signature.content.len() < 2 {
+        return Err(malformed(
+            "the signature BIT STRING has unused bits or is empty",
+        ));
+    }
+    if inner_algorithm(tbs.content)? != algorithm.raw {
+        return Err(CertError::SignatureAlgorithmMismatch);
+    }
+    Ok(())
+}
+
+/// The signature AlgorithmIdentifier inside a TBSCertificate's content:
+/// after the optional `[0]` version and the serial number.
+pub(crate) fn tbs_certificate_algorithm(content: &[u8]) -> Result<&[u8], CertError> {
+    let (first, rest) = read(content)?;
+    let rest = if first.tag == 0xa0 {
+        expect(rest, 0x02, "the serial number")?.1
+    } else if first.tag == 0x02 {
+        rest
+    } else {
+        return Err(malformed("expected the version or serial number"));
+    };
+    Ok(expect(rest, 0x30, "the signature AlgorithmIdentifier")?
+        .0
+        .raw)
+}
+
+/// The signature AlgorithmIdentifier inside a TBSCertList's content: after
+/// the optional version INTEGER.
+pub(crate) fn tbs_cert_list_algorithm(content: &[u8]) -> Result<&[u8], CertError> {
+    let (first, rest) = read(content)?;
+    let algorithm = if first.tag == 0x02 {
+        expect(rest, 0x30, "the signature AlgorithmIdentifier")?.0
+    } else if first.tag == 0x30 {
+        first
+    } else {
+        return Err(malformed("expected the version or the signature algorithm"));
+    };
+    Ok(algorithm.raw)
+}
+
+/// The number of TLVs in the content of the TLV at the front of `input`,
+/// which must be the whole of `input` and have tag `tag`.
+pub(crate) fn count_fields(input: &[u8], tag: u8) -> Result<Vec<Tlv<'_>>, CertError> {
+    let (tlv, rest) = expect(input, tag, "a constructed value")?;
+    if !rest.is_empty() {
+        return Err(malformed("trailing bytes"));
+    }
+    all(tlv.content)
 }
 
 /// Reads one TLV from the front of `input`; returns it and the rest.

@@ -34,9 +34,9 @@ pub struct CertifiedIdentity {
 impl CertifiedIdentity {
     /// Extracts the identity from a validated end-entity certificate.
     pub fn from_certificate(cert: &Certificate, path_policies: &[String]) -> Self {
-        let raw_attribute = |oid: &str| -> Option<String> {
-            // The display form keeps case, the normalised one does not: take
-            // the value from the display string's attribute when available.
+        // Attribute values as encoded, never parsed back out of the display
+        // string: a comma in a name must not truncate or forge it.
+        let first = |oid: &str| {
             cert.subject
                 .attribute_values(oid)
                 .first()
@@ -60,14 +60,12 @@ impl CertifiedIdentity {
                 .collect();
         }
         Self {
-            subject: cert.subject.display.clone(),
-            common_name: display_attribute(&cert.subject.display, "CN")
-                .or_else(|| raw_attribute(oid::COMMON_NAME)),
-            subscriber_reference: display_attribute(&cert.subject.display, "serialNumber")
-                .or_else(|| raw_attribute(oid::SERIAL_NUMBER)),
+            subject: cert.subject.display().to_owned(),
+            common_name: first(oid::COMMON_NAME),
+            subscriber_reference: first(oid::SERIAL_NUMBER),
             emails,
             serial: cert.serial_hex(),
-            issuer: cert.issuer.display.clone(),
+            issuer: cert.issuer.display().to_owned(),
             certificate_policies: cert.policies.clone().unwrap_or_default(),
             path_policies: path_policies.to_vec(),
             not_after: cert
@@ -76,14 +74,4 @@ impl CertifiedIdentity {
                 .unwrap_or_default(),
         }
     }
-}
-
-/// The first value of attribute `short` ("CN") in an x509-parser display
-/// string such as "C=HK, O=Hongkong Post, CN=CHAN Tai Man".
-fn display_attribute(display: &str, short: &str) -> Option<String> {
-    display.split(", ").find_map(|part| {
-        part.split_once('=')
-            .filter(|(k, _)| k.eq_ignore_ascii_case(short))
-            .map(|(_, v)| v.to_owned())
-    })
 }

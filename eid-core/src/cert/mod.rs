@@ -40,8 +40,8 @@ pub use crl::{Crl, IssuingDistributionPoint, MAX_CRL_SIZE, RevokedEntry, reason_
 pub use error::CertError;
 pub use identity::CertifiedIdentity;
 pub use model::{
-    Algorithm, BasicConstraints, Certificate, DistributionPoint, GeneralName, KeyUsage,
-    MAX_CERT_SIZE, Name, NameConstraints, PublicKey,
+    Algorithm, BasicConstraints, Certificate, CertificateData, DistributionPoint, GeneralName,
+    KeyUsage, MAX_CERT_SIZE, Name, NameConstraints, PublicKey,
 };
 pub use ocsp::{
     MAX_AGE_WITHOUT_NEXT_UPDATE, MAX_OCSP_SIZE, OcspResponse, OcspStatus, SingleResponse,

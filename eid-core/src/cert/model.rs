@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -37,80 +39,143 @@ pub(crate) mod oid {
 
 /// A distinguished name: its DER, for display and exact comparison, and a
 /// normalised form for the comparison RFC 5280 asks for.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Name {
     /// The DER encoding of the Name.
     pub der: Vec<u8>,
-    /// RDNs in order; each is a sorted list of (type OID, normalised value).
-    pub rdns: Vec<Vec<(String, String)>>,
+    /// The attributes, decoded on first use: most names are compared by
+    /// their bytes and never need decoding.
+    decoded: OnceLock<Decoded>,
+}
+
+/// A name's attributes, decoded.
+#[derive(Debug, Clone, Default)]
+struct Decoded {
+    /// RDNs in order; each a sorted list of (type OID, normalised value).
+    normalised: Vec<Vec<(String, String)>>,
+    /// Every attribute in order: (type OID, value as encoded).
+    values: Vec<(String, String)>,
     /// Human-readable form, for messages.
-    pub display: String,
+    display: String,
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.der.hash(state);
+    }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display)
+        f.write_str(self.display())
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display)
+        f.write_str(self.display())
     }
 }
 
 impl Name {
     pub(crate) fn from_x509(name: &X509Name<'_>) -> Self {
-        let rdns = name
-            .iter_rdn()
-            .map(|rdn| {
-                let mut attrs: Vec<(String, String)> = rdn
-                    .iter()
-                    .map(|atv| {
-                        let value = match atv.as_str() {
-                            Ok(s) => normalise(s),
-                            Err(_) => format!("#{}", hex(atv.as_slice())),
-                        };
-                        (atv.attr_type().to_id_string(), value)
-                    })
-                    .collect();
-                attrs.sort();
-                attrs
-            })
-            .collect();
-        let display = name.to_string();
+        Self::from_der(name.as_raw())
+    }
+
+    fn from_der(der: &[u8]) -> Self {
         Self {
-            der: name.as_raw().to_vec(),
-            rdns,
-            display: if display.is_empty() {
-                "(empty name)".to_owned()
-            } else {
-                display
-            },
+            der: der.to_vec(),
+            decoded: OnceLock::new(),
         }
+    }
+
+    fn decoded(&self) -> &Decoded {
+        self.decoded.get_or_init(|| {
+            let Ok((_, name)) = X509Name::from_der(&self.der) else {
+                // The bytes parsed as part of a certificate; this is unreachable
+                // in practice, and an undecodable name matches nothing.
+                return Decoded {
+                    display: format!("(undecodable name #{})", hex(&self.der)),
+                    ..Decoded::default()
+                };
+            };
+            let mut values = Vec::new();
+            let normalised = name
+                .iter_rdn()
+                .map(|rdn| {
+                    let mut attrs: Vec<(String, String)> = rdn
+                        .iter()
+                        .map(|atv| {
+                            let oid = atv.attr_type().to_id_string();
+                            let (original, value) = match atv.as_str() {
+                                Ok(s) => (s.to_owned(), normalise(s)),
+                                Err(_) => {
+                                    let raw = format!("#{}", hex(atv.as_slice()));
+                                    (raw.clone(), raw)
+                                }
+                            };
+                            values.push((oid.clone(), original));
+                            (oid, value)
+                        })
+                        .collect();
+                    attrs.sort();
+                    attrs
+                })
+                .collect();
+            let display = name.to_string();
+            Decoded {
+                normalised,
+                values,
+                display: if display.is_empty() {
+                    "(empty name)".to_owned()
+                } else {
+                    display
+                },
+            }
+        })
+    }
+
+    /// Human-readable form, for messages (decoded on first use).
+    pub fn display(&self) -> &str {
+        &self.decoded().display
+    }
+
+    /// RDNs in order, each a sorted list of (type OID, normalised value).
+    pub fn rdns(&self) -> &[Vec<(String, String)>] {
+        &self.decoded().normalised
     }
 
     /// RFC 5280 7.1 name matching: byte-equal, or equal after case folding
     /// and whitespace compression of string attributes.
     pub fn matches(&self, other: &Name) -> bool {
-        self.der == other.der || self.rdns == other.rdns
+        self.der == other.der || self.rdns() == other.rdns()
     }
 
-    /// Whether the name has no RDNs.
+    /// Whether the name has no RDNs (an empty SEQUENCE).
     pub fn is_empty(&self) -> bool {
-        self.rdns.is_empty()
+        self.der.len() <= 2
     }
 
     /// Whether `self` lies within the subtree rooted at `base`.
     pub fn within(&self, base: &Name) -> bool {
-        base.rdns.len() <= self.rdns.len() && self.rdns[..base.rdns.len()] == base.rdns[..]
+        let (mine, theirs) = (self.rdns(), base.rdns());
+        theirs.len() <= mine.len() && mine[..theirs.len()] == theirs[..]
     }
 
-    /// Values of the attributes with type `oid`, in order.
+    /// Values of the attributes with type `oid`, in order, as encoded (not
+    /// case-folded).
     pub fn attribute_values(&self, oid: &str) -> Vec<&str> {
-        self.rdns
+        self.decoded()
+            .values
             .iter()
-            .flatten()
             .filter(|(t, _)| t == oid)
             .map(|(_, v)| v.as_str())
             .collect()
@@ -294,9 +359,30 @@ pub struct PublicKey {
     pub bits: usize,
 }
 
-/// A parsed certificate. Cheap to compare; owns its DER.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Certificate {
+/// A parsed certificate. Cheap to clone (the parsed data is shared) and
+/// compared by its DER.
+#[derive(Clone)]
+pub struct Certificate(Arc<CertificateData>);
+
+impl Deref for Certificate {
+    type Target = CertificateData;
+
+    fn deref(&self) -> &CertificateData {
+        &self.0
+    }
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for Certificate {}
+
+/// What a parsed certificate holds; reached through [`Certificate`].
+#[derive(Clone)]
+pub struct CertificateData {
     /// The certificate's DER.
     pub der: Vec<u8>,
     pub(crate) tbs: Vec<u8>,
@@ -345,9 +431,15 @@ pub struct Certificate {
 
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for CertificateData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
-            .field("subject", &self.subject.display)
-            .field("issuer", &self.issuer.display)
+            .field("subject", &self.subject.display())
+            .field("issuer", &self.issuer.display())
             .field("serial", &hex(&self.serial))
             .finish_non_exhaustive()
     }
@@ -388,6 +480,15 @@ impl Certificate {
                 limit: MAX_CERT_SIZE,
             });
         }
+        super::der::check_envelope(der, super::der::tbs_certificate_algorithm).map_err(
+            |e| match e {
+                CertError::Malformed { detail, .. } => CertError::Malformed {
+                    what: "certificate",
+                    detail,
+                },
+                other => other,
+            },
+        )?;
         let (rest, x509) = X509Certificate::from_der(der).map_err(|e| CertError::Malformed {
             what: "certificate",
             detail: e.to_string(),
@@ -422,7 +523,7 @@ impl Certificate {
         let version = tbs.version.0 + 1;
 
         let mut seen = HashSet::new();
-        let mut cert = Certificate {
+        let mut cert = CertificateData {
             der: der.to_vec(),
             tbs: tbs.as_ref().to_vec(),
             signature_algorithm: Algorithm::from_x509(&x509.signature_algorithm),
@@ -455,7 +556,7 @@ impl Certificate {
         };
         if !tbs.extensions().is_empty() && version != 3 {
             return Err(CertError::BadVersion {
-                subject: cert.subject.display.clone(),
+                subject: cert.subject.display().to_owned(),
                 version,
             });
         }
@@ -560,6 +661,28 @@ impl Certificate {
                     if constraints.permitted.is_none() && constraints.excluded.is_none() {
                         return Err(ext_error(&oid, "empty nameConstraints"));
                     }
+                    // x509-parser skips what it cannot read; every subtree
+                    // must have been read, or a constraint would fail open.
+                    let fields = super::der::count_fields(ext.value, 0x30)
+                        .map_err(|e| ext_error(&oid, e))?;
+                    let expected = [&constraints.permitted, &constraints.excluded];
+                    let present: Vec<&Vec<GeneralName>> =
+                        expected.iter().filter_map(|t| t.as_ref()).collect();
+                    if fields.len() != present.len()
+                        || fields.iter().zip(&present).any(|(field, trees)| {
+                            super::der::all(field.content).map_or(true, |t| t.len() != trees.len())
+                        })
+                        || fields.first().is_some_and(|f| {
+                            f.tag
+                                != if constraints.permitted.is_some() {
+                                    0xa0
+                                } else {
+                                    0xa1
+                                }
+                        })
+                    {
+                        return Err(ext_error(&oid, "unreadable subtrees"));
+                    }
                     cert.name_constraints = Some(constraints);
                 }
                 ParsedExtension::CertificatePolicies(policies) => {
@@ -621,13 +744,13 @@ impl Certificate {
         if cert.subject.is_empty() {
             if cert.is_ca() {
                 return Err(CertError::InvalidName {
-                    subject: cert.subject.display.clone(),
+                    subject: cert.subject.display().to_owned(),
                     detail: "a CA certificate must have a subject".into(),
                 });
             }
             if cert.subject_alt_names.is_none() || !san_critical {
                 return Err(CertError::InvalidName {
-                    subject: cert.subject.display.clone(),
+                    subject: cert.subject.display().to_owned(),
                     detail: "an empty subject needs a critical subjectAltName".into(),
                 });
             }
@@ -644,7 +767,7 @@ impl Certificate {
                 "name constraints in an end-entity certificate",
             ));
         }
-        Ok(cert)
+        Ok(Certificate(Arc::new(cert)))
     }
 }
 
@@ -704,7 +827,7 @@ pub(crate) fn is_hostname(host: &str) -> bool {
         })
 }
 
-impl Certificate {
+impl CertificateData {
     /// Whether subject and issuer are the same name (RFC 5280 "self-issued").
     pub fn is_self_issued(&self) -> bool {
         self.subject.matches(&self.issuer)

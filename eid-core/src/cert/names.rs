@@ -102,7 +102,7 @@ impl ConstraintState {
 
     fn check_name(&self, cert: &Certificate, name: &GeneralName) -> Result<(), CertError> {
         let violation = || CertError::NameConstraintViolation {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             name: name.to_string(),
         };
         let kind = form(name);

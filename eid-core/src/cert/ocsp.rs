@@ -7,7 +7,7 @@ use ring::digest;
 use time::{Duration, OffsetDateTime};
 
 use super::CertError;
-use super::der::{self, malformed};
+use super::der;
 use super::model::{Algorithm, Certificate, oid};
 use super::signature;
 
@@ -82,6 +82,13 @@ pub struct OcspResponse {
     pub nonce: Option<Vec<u8>>,
     /// Certificates included to help verify the signature.
     pub certs: Vec<Certificate>,
+}
+
+fn malformed(detail: &str) -> CertError {
+    CertError::Malformed {
+        what: "OCSP response",
+        detail: detail.to_owned(),
+    }
 }
 
 fn strip_zeros(bytes: &[u8]) -> &[u8] {
@@ -423,5 +430,5 @@ pub(crate) fn verify_with(
     tbs: &[u8],
     sig: &[u8],
 ) -> Result<(), CertError> {
-    signature::verify(alg, &signer.public_key, tbs, sig, &signer.subject.display)
+    signature::verify(alg, &signer.public_key, tbs, sig, &signer.subject)
 }

@@ -95,7 +95,7 @@ impl PolicyState {
                 .any(|(from, to)| from == ANY_POLICY || to == ANY_POLICY)
             {
                 return Err(CertError::InvalidPolicyMapping {
-                    subject: cert.subject.display.clone(),
+                    subject: cert.subject.display().to_owned(),
                 });
             }
             if let Some(nodes) = &mut self.nodes {

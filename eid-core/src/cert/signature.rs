@@ -151,19 +151,19 @@ fn curve_of(key: &PublicKey) -> Result<&'static str, CertError> {
 }
 
 /// Verifies `signature` over `message` with `key` under `alg`. `subject`
-/// names the signed object in the error.
+/// names the signed object in the error (formatted only on failure).
 pub(crate) fn verify(
     alg: &Algorithm,
     key: &PublicKey,
     message: &[u8],
     signature: &[u8],
-    subject: &str,
+    subject: &dyn std::fmt::Display,
 ) -> Result<(), CertError> {
     let ring_alg = choose(alg, key)?;
     UnparsedPublicKey::new(ring_alg, &key.key)
         .verify(message, signature)
         .map_err(|_| CertError::BadSignature {
-            subject: subject.to_owned(),
+            subject: subject.to_string(),
         })
 }
 

@@ -255,8 +255,8 @@ impl TrustStore {
         match search.extend(&mut path)? {
             Some(found) => Ok(found),
             None => Err(search.best.unwrap_or_else(|| CertError::UnknownIssuer {
-                subject: leaf.subject.display.clone(),
-                issuer: leaf.issuer.display.clone(),
+                subject: leaf.subject.display().to_owned(),
+                issuer: leaf.issuer.display().to_owned(),
             })),
         }
     }
@@ -334,7 +334,7 @@ impl<'a> Search<'a> {
                 &issuer.public_key,
                 &child.tbs,
                 &child.signature,
-                &child.subject.display,
+                &child.subject,
             )
         };
         self.verified.insert(key, result.clone());
@@ -406,8 +406,8 @@ impl<'a> Search<'a> {
         }
         if candidates == 0 {
             self.record(CertError::UnknownIssuer {
-                subject: current.subject.display.clone(),
-                issuer: current.issuer.display.clone(),
+                subject: current.subject.display().to_owned(),
+                issuer: current.issuer.display().to_owned(),
             });
         }
         Ok(None)
@@ -449,13 +449,13 @@ impl<'a> Search<'a> {
                 || cert.serial[0] & 0x80 != 0
             {
                 return Err(CertError::BadSerial {
-                    subject: cert.subject.display.clone(),
+                    subject: cert.subject.display().to_owned(),
                 });
             }
             signature::check_key(&cert.public_key)?;
             if cert.authority_key_id.is_none() {
                 return Err(CertError::MissingExtension {
-                    subject: cert.subject.display.clone(),
+                    subject: cert.subject.display().to_owned(),
                     extension: "authorityKeyIdentifier",
                 });
             }
@@ -469,7 +469,7 @@ impl<'a> Search<'a> {
                 if !cert.is_self_issued() {
                     if max_path_length == 0 {
                         return Err(CertError::PathLenExceeded {
-                            subject: cert.subject.display.clone(),
+                            subject: cert.subject.display().to_owned(),
                         });
                     }
                     max_path_length -= 1;
@@ -491,7 +491,7 @@ impl<'a> Search<'a> {
                 && !purpose.eku_accepts(ekus)
             {
                 return Err(CertError::WrongPurpose {
-                    subject: leaf.subject.display.clone(),
+                    subject: leaf.subject.display().to_owned(),
                     purpose: purpose.name(),
                 });
             }
@@ -499,7 +499,7 @@ impl<'a> Search<'a> {
                 && !purpose.key_usage_accepts(ku)
             {
                 return Err(CertError::KeyUsageNotAllowed {
-                    subject: leaf.subject.display.clone(),
+                    subject: leaf.subject.display().to_owned(),
                     purpose: purpose.name(),
                 });
             }
@@ -537,7 +537,7 @@ impl<'a> Search<'a> {
             }
         };
         let revoked = |reason: &str| CertError::Revoked {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             serial: cert.serial_hex(),
             reason: reason.to_owned(),
         };
@@ -545,7 +545,7 @@ impl<'a> Search<'a> {
         let crl_status = {
             let mut verify = |alg: &super::model::Algorithm, tbs: &[u8], sig: &[u8]| {
                 spend()?;
-                signature::verify(alg, &issuer.public_key, tbs, sig, &issuer.subject.display)
+                signature::verify(alg, &issuer.public_key, tbs, sig, &issuer.subject)
             };
             crl::status(cert, issuer, self.crls, at, &mut verify)?
         };
@@ -577,7 +577,7 @@ impl<'a> Search<'a> {
             return Ok(());
         }
         Err(CertError::RevocationUnavailable {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             detail: unknown.join("; "),
         })
     }
@@ -592,14 +592,14 @@ fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
 fn check_validity(cert: &Certificate, at: OffsetDateTime) -> Result<(), CertError> {
     if at < cert.not_before {
         return Err(CertError::NotYetValid {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             not_before: cert.not_before,
             at,
         });
     }
     if at > cert.not_after {
         return Err(CertError::Expired {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             not_after: cert.not_after,
             at,
         });
@@ -614,7 +614,7 @@ fn check_issuer_cert(cert: &Certificate, is_anchor: bool) -> Result<(), CertErro
     if cert.version < 3 {
         if !is_anchor {
             return Err(CertError::BadVersion {
-                subject: cert.subject.display.clone(),
+                subject: cert.subject.display().to_owned(),
                 version: cert.version,
             });
         }
@@ -622,12 +622,12 @@ fn check_issuer_cert(cert: &Certificate, is_anchor: bool) -> Result<(), CertErro
     }
     if !cert.is_ca() {
         return Err(CertError::NotCa {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
         });
     }
     if cert.subject_key_id.is_none() {
         return Err(CertError::MissingExtension {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
             extension: "subjectKeyIdentifier",
         });
     }
@@ -635,7 +635,7 @@ fn check_issuer_cert(cert: &Certificate, is_anchor: bool) -> Result<(), CertErro
         && !ku.key_cert_sign()
     {
         return Err(CertError::KeyCertSignMissing {
-            subject: cert.subject.display.clone(),
+            subject: cert.subject.display().to_owned(),
         });
     }
     Ok(())

@@ -208,7 +208,6 @@ fn every_corruption_of_the_signed_part_is_rejected() {
 /// certificate has many encodings (and DER-based identities such as
 /// fingerprints stop being unique).
 #[test]
-#[ignore = "validator bug: x509-parser accepts non-DER tags and OID encodings in the unsigned envelope (model.rs, Certificate::from_der)"]
 fn every_corruption_of_the_unsigned_envelope_is_rejected() {
     let pki = EcertPki::new();
     let leaf = pki.default_citizen();

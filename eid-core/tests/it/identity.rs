@@ -115,7 +115,6 @@ fn name_case_is_kept() {
 }
 
 #[test]
-#[ignore = "validator bug: the subject emailAddress fallback returns the case-folded comparison form (identity.rs, CertifiedIdentity::from_certificate)"]
 fn subject_email_keeps_its_case() {
     let pki = EcertPki::new();
     let leaf = pki.citizen(|c| {
@@ -134,7 +133,6 @@ fn subject_email_keeps_its_case() {
 /// `C=.., O=.., CN=..`, which x509-parser joins with ", " without escaping:
 /// a comma in a value splits it.
 #[test]
-#[ignore = "validator bug: common_name is read from the unescaped display string and truncated at a comma (identity.rs, display_attribute)"]
 fn common_name_with_a_comma_is_not_truncated() {
     let pki = EcertPki::new();
     let leaf = pki.citizen(|c| c.subject = citizen_name("CHAN, Tai Man", "E1234567890"));
@@ -146,7 +144,6 @@ fn common_name_with_a_comma_is_not_truncated() {
 /// the holder's name or reference: another attribute's value is not the
 /// commonName.
 #[test]
-#[ignore = "validator bug: an earlier attribute containing \", CN=\" or \", serialNumber=\" spoofs the identity (identity.rs, display_attribute)"]
 fn attribute_values_cannot_spoof_name_or_reference() {
     let pki = EcertPki::new();
     let leaf = pki.citizen(|c| {

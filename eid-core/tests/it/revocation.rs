@@ -609,7 +609,6 @@ fn partition_with_unparseable_idp(pki: &EcertPki) -> Vec<u8> {
 /// `opt(..)`: a distribution point name that does not parse disappears,
 /// and the partition then looks like a complete CRL for every certificate.
 #[test]
-#[ignore = "validator bug: an unparseable issuingDistributionPoint turns a partition into a complete CRL (crl.rs, Crl::from_der, IssuingDistributionPoint arm)"]
 fn unparseable_partition_name_does_not_make_a_complete_crl() {
     let pki = EcertPki::new();
     let der_crl = partition_with_unparseable_idp(&pki);
