@@ -3,6 +3,7 @@
 //! signature, and lookup. certificateHold counts as revoked.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use time::OffsetDateTime;
 use x509_parser::extensions::{DistributionPointName, ParsedExtension};
@@ -41,8 +42,8 @@ pub struct RevokedEntry {
     pub reason: Option<u8>,
 }
 
-/// A parsed CRL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed CRL. Compared by its DER.
+#[derive(Debug, Clone)]
 pub struct Crl {
     /// The CRL's DER.
     pub der: Vec<u8>,
@@ -63,7 +64,18 @@ pub struct Crl {
     pub issuing_distribution_point: Option<IssuingDistributionPoint>,
     /// Revoked serials (leading zero bytes stripped) and their entries.
     pub revoked: HashMap<Vec<u8>, RevokedEntry>,
+    /// The SubjectPublicKeyInfo that verified the signature, once it has:
+    /// a CRL is checked against many certificates, its signature once.
+    verified_by: OnceLock<Vec<u8>>,
 }
+
+impl PartialEq for Crl {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Eq for Crl {}
 
 fn strip_zeros(serial: &[u8]) -> Vec<u8> {
     let first = serial.iter().position(|b| *b != 0).unwrap_or(serial.len());
@@ -131,6 +143,7 @@ impl Crl {
             authority_key_id: None,
             issuing_distribution_point: None,
             revoked: HashMap::new(),
+            verified_by: OnceLock::new(),
         };
         let mut seen = HashSet::new();
         for ext in tbs.extensions() {
@@ -344,13 +357,17 @@ pub(crate) fn status(
                 ),
             });
         }
-        if let Err(e) = verify(&crl.signature_algorithm, &crl.tbs, &crl.signature) {
-            if matches!(e, CertError::BudgetExceeded { .. }) {
-                return Err(e);
+        let spki = &issuer.public_key.spki;
+        if crl.verified_by.get() != Some(spki) {
+            if let Err(e) = verify(&crl.signature_algorithm, &crl.tbs, &crl.signature) {
+                if matches!(e, CertError::BudgetExceeded { .. }) {
+                    return Err(e);
+                }
+                return Err(CertError::BadRevocationData {
+                    detail: format!("CRL of {}: {e}", crl.issuer),
+                });
             }
-            return Err(CertError::BadRevocationData {
-                detail: format!("CRL of {}: {e}", crl.issuer),
-            });
+            let _ = crl.verified_by.set(spki.clone());
         }
         if crl.this_update > at {
             why.push(format!(
