@@ -14,7 +14,7 @@
 //! let leaf = Certificate::from_der(citizen)?;
 //! let crls = vec![Crl::from_der(crl)?];
 //! let path = store.validate(&leaf, &intermediates, &crls, &Options::new(now))?;
-//! println!("{:?}", path.identity.common_name);
+//! println!("{:?}", path.identity().common_name);
 //! # Ok(()) }
 //! ```
 //!

@@ -427,6 +427,9 @@ pub struct CertificateData {
     pub inhibit_any_policy: Option<u32>,
     /// cRLDistributionPoints.
     pub crl_distribution_points: Vec<DistributionPoint>,
+    /// The SubjectPublicKeyInfo whose key verified this certificate's
+    /// signature, once one has.
+    pub(crate) verified_by: OnceLock<Vec<u8>>,
 }
 
 impl fmt::Debug for Certificate {
@@ -447,20 +450,20 @@ impl fmt::Debug for CertificateData {
 
 /// Extensions that are processed here; any other critical extension makes
 /// the certificate unusable.
-const UNDERSTOOD: &[&str] = &[
-    "2.5.29.14", // subjectKeyIdentifier
-    "2.5.29.35", // authorityKeyIdentifier
-    "2.5.29.15", // keyUsage
-    "2.5.29.37", // extKeyUsage
-    "2.5.29.19", // basicConstraints
-    "2.5.29.17", // subjectAltName
-    "2.5.29.30", // nameConstraints
-    "2.5.29.32", // certificatePolicies
-    "2.5.29.33", // policyMappings
-    "2.5.29.36", // policyConstraints
-    "2.5.29.54", // inhibitAnyPolicy
-    "2.5.29.31", // cRLDistributionPoints
-];
+/// As the last arc of their id-ce OID (2.5.29.n): subjectKeyIdentifier,
+/// authorityKeyIdentifier, keyUsage, extKeyUsage, basicConstraints,
+/// subjectAltName, nameConstraints, certificatePolicies, policyMappings,
+/// policyConstraints, inhibitAnyPolicy, cRLDistributionPoints.
+const UNDERSTOOD: &[u8] = &[14, 35, 15, 37, 19, 17, 30, 32, 33, 36, 54, 31];
+
+/// An OID whose dotted text is made only when an error needs it.
+struct LazyOid<'a>(&'a x509_parser::der_parser::oid::Oid<'a>);
+
+impl LazyOid<'_> {
+    fn text(&self) -> String {
+        self.0.to_id_string()
+    }
+}
 
 fn ext_error(oid: &str, detail: impl fmt::Display) -> CertError {
     CertError::InvalidExtension {
@@ -522,7 +525,7 @@ impl Certificate {
         let subject = Name::from_x509(&tbs.subject);
         let version = tbs.version.0 + 1;
 
-        let mut seen = HashSet::new();
+        let mut seen: Vec<&[u8]> = Vec::new();
         let mut cert = CertificateData {
             der: der.to_vec(),
             tbs: tbs.as_ref().to_vec(),
@@ -553,6 +556,7 @@ impl Certificate {
             policy_constraints: None,
             inhibit_any_policy: None,
             crl_distribution_points: Vec::new(),
+            verified_by: OnceLock::new(),
         };
         if !tbs.extensions().is_empty() && version != 3 {
             return Err(CertError::BadVersion {
@@ -562,24 +566,32 @@ impl Certificate {
         }
         let mut san_critical = false;
         for ext in tbs.extensions() {
-            let oid = ext.oid.to_id_string();
-            if !seen.insert(oid.clone()) {
-                return Err(CertError::DuplicateExtension { oid });
+            // Extensions are told apart by their OID's encoded bytes; the
+            // dotted text is built only for error messages.
+            let raw_oid = ext.oid.as_bytes();
+            let oid = LazyOid(&ext.oid);
+            if seen.contains(&raw_oid) {
+                return Err(CertError::DuplicateExtension { oid: oid.text() });
             }
-            if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) {
-                return Err(CertError::UnknownCriticalExtension { oid });
+            seen.push(raw_oid);
+            let id_ce = match raw_oid {
+                [0x55, 0x1d, n] => Some(*n),
+                _ => None,
+            };
+            if ext.critical && !id_ce.is_some_and(|n| UNDERSTOOD.contains(&n)) {
+                return Err(CertError::UnknownCriticalExtension { oid: oid.text() });
             }
             // RFC 5280 4.2.1: extensions whose criticality is fixed.
-            let must_be = match oid.as_str() {
-                "2.5.29.35" | "2.5.29.14" => Some(false), // AKI, SKI
-                "2.5.29.30" | "2.5.29.36" | "2.5.29.54" => Some(true), // NC, PC, inhibitAnyPolicy
+            let must_be = match id_ce {
+                Some(35 | 14) => Some(false),     // AKI, SKI
+                Some(30 | 36 | 54) => Some(true), // NC, PC, inhibitAnyPolicy
                 _ => None,
             };
             if let Some(critical) = must_be
                 && critical != ext.critical
             {
                 return Err(ext_error(
-                    &oid,
+                    &oid.text(),
                     if critical {
                         "must be critical"
                     } else {
@@ -587,16 +599,19 @@ impl Certificate {
                     },
                 ));
             }
-            if oid == "2.5.29.17" {
+            if id_ce == Some(17) {
                 san_critical = ext.critical;
             }
             match ext.parsed_extension() {
                 ParsedExtension::ParseError { error } => {
-                    return Err(ext_error(&oid, error));
+                    return Err(ext_error(&oid.text(), error));
                 }
                 ParsedExtension::BasicConstraints(bc) => {
                     if bc.ca && !ext.critical {
-                        return Err(ext_error(&oid, "must be critical in a CA certificate"));
+                        return Err(ext_error(
+                            &oid.text(),
+                            "must be critical in a CA certificate",
+                        ));
                     }
                     cert.basic_constraints = Some(BasicConstraints {
                         ca: bc.ca,
@@ -621,7 +636,7 @@ impl Certificate {
                     }
                     oids.extend(eku.other.iter().map(|o| o.to_id_string()));
                     if oids.is_empty() {
-                        return Err(ext_error(&oid, "empty extKeyUsage"));
+                        return Err(ext_error(&oid.text(), "empty extKeyUsage"));
                     }
                     cert.extended_key_usage = Some(oids);
                 }
@@ -633,7 +648,7 @@ impl Certificate {
                 }
                 ParsedExtension::SubjectAlternativeName(san) => {
                     if san.general_names.is_empty() {
-                        return Err(ext_error(&oid, "empty subjectAltName"));
+                        return Err(ext_error(&oid.text(), "empty subjectAltName"));
                     }
                     let names: Vec<GeneralName> = san
                         .general_names
@@ -641,7 +656,7 @@ impl Certificate {
                         .map(GeneralName::from_x509)
                         .collect();
                     for name in &names {
-                        check_name_syntax(name).map_err(|detail| ext_error(&oid, detail))?;
+                        check_name_syntax(name).map_err(|detail| ext_error(&oid.text(), detail))?;
                     }
                     cert.subject_alt_names = Some(names);
                 }
@@ -659,12 +674,12 @@ impl Certificate {
                         excluded: convert(&nc.excluded_subtrees),
                     };
                     if constraints.permitted.is_none() && constraints.excluded.is_none() {
-                        return Err(ext_error(&oid, "empty nameConstraints"));
+                        return Err(ext_error(&oid.text(), "empty nameConstraints"));
                     }
                     // x509-parser skips what it cannot read; every subtree
                     // must have been read, or a constraint would fail open.
                     let fields = super::der::count_fields(ext.value, 0x30)
-                        .map_err(|e| ext_error(&oid, e))?;
+                        .map_err(|e| ext_error(&oid.text(), e))?;
                     let expected = [&constraints.permitted, &constraints.excluded];
                     let present: Vec<&Vec<GeneralName>> =
                         expected.iter().filter_map(|t| t.as_ref()).collect();
@@ -681,7 +696,7 @@ impl Certificate {
                                 }
                         })
                     {
-                        return Err(ext_error(&oid, "unreadable subtrees"));
+                        return Err(ext_error(&oid.text(), "unreadable subtrees"));
                     }
                     cert.name_constraints = Some(constraints);
                 }
@@ -692,7 +707,7 @@ impl Certificate {
                         .collect();
                     let unique: HashSet<&String> = oids.iter().collect();
                     if unique.len() != oids.len() {
-                        return Err(ext_error(&oid, "a policy appears twice"));
+                        return Err(ext_error(&oid.text(), "a policy appears twice"));
                     }
                     cert.policies = Some(oids);
                 }
@@ -712,7 +727,7 @@ impl Certificate {
                 }
                 ParsedExtension::PolicyConstraints(pc) => {
                     if pc.require_explicit_policy.is_none() && pc.inhibit_policy_mapping.is_none() {
-                        return Err(ext_error(&oid, "empty policyConstraints"));
+                        return Err(ext_error(&oid.text(), "empty policyConstraints"));
                     }
                     cert.policy_constraints =
                         Some((pc.require_explicit_policy, pc.inhibit_policy_mapping));

@@ -101,6 +101,19 @@ impl OcspResponse {
     /// id-pkix-ocsp-basic are accepted; the others are errors naming their
     /// status.
     pub fn from_der(input: &[u8]) -> Result<Self, CertError> {
+        Self::parse(input).map_err(|e| match e {
+            CertError::Malformed {
+                what: "DER",
+                detail,
+            } => CertError::Malformed {
+                what: "OCSP response",
+                detail,
+            },
+            other => other,
+        })
+    }
+
+    fn parse(input: &[u8]) -> Result<Self, CertError> {
         if input.len() > MAX_OCSP_SIZE {
             return Err(CertError::TooLarge {
                 what: "OCSP response",

@@ -167,8 +167,14 @@ pub struct ValidatedPath {
     pub chain: Vec<Certificate>,
     /// The valid certificate policies of the path (empty when none).
     pub policies: Vec<String>,
-    /// Who the end-entity certificate identifies.
-    pub identity: CertifiedIdentity,
+}
+
+impl ValidatedPath {
+    /// Who the end-entity certificate identifies (extracted on request:
+    /// callers that only need a verdict do not pay for it).
+    pub fn identity(&self) -> CertifiedIdentity {
+        CertifiedIdentity::from_certificate(&self.chain[0], &self.policies)
+    }
 }
 
 /// Revocation information supplied with a validation request.
@@ -273,8 +279,10 @@ struct Search<'a> {
     steps: usize,
     name_checks: usize,
     best: Option<CertError>,
-    /// Signature results by (signed DER address, signer DER address).
-    verified: HashMap<(usize, usize), Result<(), CertError>>,
+    /// Signature results by signed certificate (its DER's address) and the
+    /// signer's SubjectPublicKeyInfo: a key is tried once per certificate,
+    /// however many certificates carry it.
+    verified: HashMap<usize, Vec<(Vec<u8>, Result<(), CertError>)>>,
 }
 
 /// Whether `issuer` may have issued `child`, by name and key identifier.
@@ -321,8 +329,17 @@ impl<'a> Search<'a> {
         child: &Certificate,
         issuer: &Certificate,
     ) -> Result<Result<(), CertError>, CertError> {
-        let key = (child.der.as_ptr() as usize, issuer.der.as_ptr() as usize);
-        if let Some(result) = self.verified.get(&key) {
+        // A certificate loaded once (an intermediate of the trust store's
+        // configuration) remembers the key that verified it: the same bytes
+        // under the same key verify the same way every time.
+        if child.verified_by.get() == Some(&issuer.public_key.spki) {
+            return Ok(Ok(()));
+        }
+        let key = child.der.as_ptr() as usize;
+        if let Some((_, result)) = self.verified.get(&key).and_then(|seen| {
+            seen.iter()
+                .find(|(spki, _)| *spki == issuer.public_key.spki)
+        }) {
             return Ok(result.clone());
         }
         let result = if child.signature_algorithm != child.tbs_signature_algorithm {
@@ -337,7 +354,13 @@ impl<'a> Search<'a> {
                 &child.subject,
             )
         };
-        self.verified.insert(key, result.clone());
+        if result.is_ok() {
+            let _ = child.verified_by.set(issuer.public_key.spki.clone());
+        }
+        self.verified
+            .entry(key)
+            .or_default()
+            .push((issuer.public_key.spki.clone(), result.clone()));
         Ok(result)
     }
 
@@ -507,7 +530,6 @@ impl<'a> Search<'a> {
         let policies = policy.finish(leaf)?;
         Ok(ValidatedPath {
             chain: chain.iter().map(|c| (*c).clone()).collect(),
-            identity: CertifiedIdentity::from_certificate(leaf, &policies),
             policies,
         })
     }

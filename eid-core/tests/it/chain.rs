@@ -357,14 +357,19 @@ fn mesh_of_dead_ends_exhausts_the_step_budget() {
         }
     );
 
-    // With the default budget the search also stops, quickly.
+    // With the default budget the search also stops, quickly. The pool is
+    // parsed afresh, as an attacker's request would be. A signature is
+    // checked once per certificate and key, and here the four certificates
+    // of each CA share its key, so the search now fits in the signature
+    // budget and ends with the truthful answer: every path is a dead end.
+    let fresh: Vec<Certificate> = pool.iter().map(|c| cert(&c.der)).collect();
     let started = Instant::now();
     let err = pki
         .store()
-        .validate(&cert(&leaf), &pool, &[], &Options::new(NOW))
+        .validate(&cert(&leaf), &fresh, &[], &Options::new(NOW))
         .unwrap_err();
     assert!(started.elapsed() < StdDuration::from_secs(5));
-    assert!(matches!(err, CertError::BudgetExceeded { .. }), "{err:?}");
+    assert!(matches!(err, CertError::UnknownIssuer { .. }), "{err:?}");
 }
 
 /// root -> sub 1 -> ... -> sub `subs` -> issuing CA -> citizen.
@@ -487,4 +492,29 @@ fn unknown_issuer() {
         )
         .unwrap_err();
     assert!(matches!(err, CertError::UnknownIssuer { .. }), "{err:?}");
+}
+
+#[test]
+fn intermediates_loaded_once_are_verified_once() {
+    let pki = EcertPki::new();
+    let leaf = pki.default_citizen();
+    let intermediates = vec![cert(&pki.ca_der)];
+    let mut options = Options::new(NOW);
+    options.revocation = eid_core::cert::RevocationScope::Off;
+    // Leaf and CA: two signatures the first time.
+    options.budget.signatures = 2;
+    pki.store()
+        .validate(&cert(&leaf), &intermediates, &[], &options)
+        .unwrap();
+    // The same CA object again: only the new leaf's signature is checked.
+    options.budget.signatures = 1;
+    pki.store()
+        .validate(&cert(&leaf), &intermediates, &[], &options)
+        .unwrap();
+    // A CA parsed afresh is checked again.
+    let err = pki
+        .store()
+        .validate(&cert(&leaf), &[cert(&pki.ca_der)], &[], &options)
+        .unwrap_err();
+    assert!(matches!(err, CertError::BudgetExceeded { .. }), "{err:?}");
 }

@@ -308,7 +308,7 @@ fn policies_are_optional_without_require_explicit_policy() {
     let path = pki.check(&leaf).unwrap();
     assert!(path.policies.is_empty(), "{:?}", path.policies);
     assert_eq!(
-        path.identity.certificate_policies,
+        path.identity().certificate_policies,
         vec![ORGANISATIONAL_POLICY.to_owned()]
     );
 }

@@ -5,7 +5,7 @@ use eid_core::cert::{Certificate, CertifiedIdentity};
 use crate::pki::*;
 
 fn identity_of(pki: &EcertPki, leaf: &[u8]) -> CertifiedIdentity {
-    pki.check(leaf).unwrap().identity
+    pki.check(leaf).unwrap().identity()
 }
 
 #[test]
@@ -35,12 +35,12 @@ fn identity_matches_the_path_and_the_parsed_certificate() {
     let leaf = pki.default_citizen();
     let path = pki.check(&leaf).unwrap();
     assert_eq!(
-        path.identity,
+        path.identity(),
         CertifiedIdentity::from_certificate(&path.chain[0], &path.policies)
     );
     let parsed = Certificate::from_der(&leaf).unwrap();
-    assert_eq!(path.identity.serial, parsed.serial_hex());
-    assert_eq!(path.identity.subject, parsed.subject.to_string());
+    assert_eq!(path.identity().serial, parsed.serial_hex());
+    assert_eq!(path.identity().subject, parsed.subject.to_string());
 }
 
 #[test]
