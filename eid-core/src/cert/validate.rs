@@ -268,6 +268,9 @@ impl TrustStore {
     }
 }
 
+/// A signer's SubjectPublicKeyInfo and whether its key verified a signature.
+type KeyResult = (Vec<u8>, Result<(), CertError>);
+
 struct Search<'a> {
     anchors: &'a [Certificate],
     intermediates: &'a [Certificate],
@@ -282,7 +285,7 @@ struct Search<'a> {
     /// Signature results by signed certificate (its DER's address) and the
     /// signer's SubjectPublicKeyInfo: a key is tried once per certificate,
     /// however many certificates carry it.
-    verified: HashMap<usize, Vec<(Vec<u8>, Result<(), CertError>)>>,
+    verified: HashMap<usize, Vec<KeyResult>>,
 }
 
 /// Whether `issuer` may have issued `child`, by name and key identifier.
