@@ -14,9 +14,11 @@
 //! is built and validated. Trust anchors are prepared once, outside the
 //! measurement (`TrustStore` here, `TrustAnchor` for webpki), and so is the
 //! CRL (`Crl` here, `OwnedCertRevocationList` for webpki); CRL parsing is
-//! measured on its own. `ours_validate_only` shows the validation alone, on
-//! certificates parsed beforehand (webpki has no equivalent: it parses
-//! intermediates while it builds the path).
+//! measured on its own. `ours_ca_loaded_once` is the gateway's workload: the
+//! presented leaf is parsed and validated, the issuing CA certificate was
+//! parsed once with the configuration, so its signature is checked on the
+//! first validation only (webpki has no equivalent: it takes intermediates
+//! as DER and parses and checks them on every call).
 //!
 //! The same validation time, purpose (client authentication) and revocation
 //! policy (none; or end entity only, unknown status rejected, an expired CRL
@@ -439,7 +441,6 @@ fn check_fixtures(name: &str, chain: &Chain) {
 fn bench_chain(c: &mut Criterion, group: &str, chain: &Chain) {
     let ours = Ours::new(chain, RevocationScope::Off);
     let theirs = Webpki::new(chain);
-    let leaf = Certificate::from_der(&chain.leaf).unwrap();
     let intermediates = [Certificate::from_der(&chain.intermediate).unwrap()];
 
     let mut g = c.benchmark_group(group);
@@ -456,15 +457,12 @@ fn bench_chain(c: &mut Criterion, group: &str, chain: &Chain) {
                 .unwrap()
         })
     });
-    g.bench_function("ours_validate_only", |b| {
+    // The gateway's workload: the presented leaf is parsed and checked, the
+    // issuing CA was loaded once with the configuration (its signature is
+    // checked on the first validation and remembered).
+    g.bench_function("ours_ca_loaded_once", |b| {
         b.iter(|| {
-            ours.store
-                .validate(
-                    black_box(&leaf),
-                    black_box(&intermediates),
-                    &[],
-                    &ours.options,
-                )
+            ours.leaf_and_validate(black_box(&chain.leaf), black_box(&intermediates))
                 .unwrap()
         })
     });
