@@ -202,7 +202,7 @@ pub async fn verify(args: &VerifyArgs) -> Result<bool, Failure> {
 pub fn verdict(result: &Result<ValidatedPath, CertError>) -> Value {
     match result {
         Ok(path) => {
-            let id = &path.identity;
+            let id = path.identity();
             json!({
                 "valid": true,
                 "error": null,
