@@ -103,35 +103,41 @@ fn is_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
-fn certificates(path: &Path) -> Result<Vec<Certificate>, Failure> {
+/// Reads PEM (any number of items) or DER (one item) with the given
+/// decoders; an unreadable file, a parse error or no item is bad input.
+fn load<T>(
+    path: &Path,
+    what: &str,
+    from_pem: impl Fn(&[u8]) -> Result<Vec<T>, CertError>,
+    from_der: impl Fn(&[u8]) -> Result<T, CertError>,
+) -> Result<Vec<T>, Failure> {
     let bytes = read(path)?;
     let parsed = if is_pem(&bytes) {
-        Certificate::from_pem(&bytes)
+        from_pem(&bytes)
     } else {
-        Certificate::from_der(&bytes).map(|c| vec![c])
+        from_der(&bytes).map(|item| vec![item])
     };
     match parsed {
-        Ok(certs) if !certs.is_empty() => Ok(certs),
+        Ok(items) if !items.is_empty() => Ok(items),
         Ok(_) => Err(Failure::Input(format!(
-            "{}: no certificate found",
+            "{}: no {what} found",
             path.display()
         ))),
         Err(e) => Err(Failure::Input(format!("{}: {e}", path.display()))),
     }
 }
 
+fn certificates(path: &Path) -> Result<Vec<Certificate>, Failure> {
+    load(
+        path,
+        "certificate",
+        Certificate::from_pem,
+        Certificate::from_der,
+    )
+}
+
 fn crls(path: &Path) -> Result<Vec<Crl>, Failure> {
-    let bytes = read(path)?;
-    let parsed = if is_pem(&bytes) {
-        Crl::from_pem(&bytes)
-    } else {
-        Crl::from_der(&bytes).map(|c| vec![c])
-    };
-    match parsed {
-        Ok(crls) if !crls.is_empty() => Ok(crls),
-        Ok(_) => Err(Failure::Input(format!("{}: no CRL found", path.display()))),
-        Err(e) => Err(Failure::Input(format!("{}: {e}", path.display()))),
-    }
+    load(path, "CRL", Crl::from_pem, Crl::from_der)
 }
 
 /// Runs `cert verify`; prints the verdict and returns whether it is valid.

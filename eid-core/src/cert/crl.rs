@@ -110,18 +110,11 @@ impl Crl {
     /// Parses a DER CRL. Delta CRLs, indirect entries (certificateIssuer)
     /// and unknown critical extensions are rejected.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        if der.len() > MAX_CRL_SIZE {
-            return Err(CertError::TooLarge {
-                what: "CRL",
-                size: der.len(),
-                limit: MAX_CRL_SIZE,
-            });
-        }
-        super::der::check_envelope(der, super::der::tbs_cert_list_algorithm).map_err(
-            |e| match e {
-                CertError::Malformed { detail, .. } => malformed(detail),
-                other => other,
-            },
+        super::der::check_signed(
+            der,
+            "CRL",
+            MAX_CRL_SIZE,
+            super::der::tbs_cert_list_algorithm,
         )?;
         let (rest, crl) = CertificateRevocationList::from_der(der).map_err(malformed)?;
         if !rest.is_empty() {
@@ -241,17 +234,7 @@ impl Crl {
 
     /// Parses every CRL in a PEM text.
     pub fn from_pem(pem: &[u8]) -> Result<Vec<Self>, CertError> {
-        let mut out = Vec::new();
-        for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
-            let block = block.map_err(|e| CertError::Malformed {
-                what: "PEM",
-                detail: e.to_string(),
-            })?;
-            if block.label == "X509 CRL" {
-                out.push(Self::from_der(&block.contents)?);
-            }
-        }
-        Ok(out)
+        super::der::from_pem_blocks(pem, "X509 CRL", Self::from_der)
     }
 }
 

@@ -18,6 +18,53 @@ pub(crate) fn malformed(detail: &str) -> CertError {
     }
 }
 
+/// Gives a DER-level error the name of what was being parsed.
+pub(crate) fn relabel(error: CertError, what: &'static str) -> CertError {
+    match error {
+        CertError::Malformed {
+            what: "DER",
+            detail,
+        } => CertError::Malformed { what, detail },
+        other => other,
+    }
+}
+
+/// The size limit and the envelope check shared by certificates and CRLs.
+pub(crate) fn check_signed(
+    input: &[u8],
+    what: &'static str,
+    limit: usize,
+    inner_algorithm: impl Fn(&[u8]) -> Result<&[u8], CertError>,
+) -> Result<(), CertError> {
+    if input.len() > limit {
+        return Err(CertError::TooLarge {
+            what,
+            size: input.len(),
+            limit,
+        });
+    }
+    check_envelope(input, inner_algorithm).map_err(|e| relabel(e, what))
+}
+
+/// Decodes every PEM block labelled `label` in `pem` with `decode`.
+pub(crate) fn from_pem_blocks<T>(
+    pem: &[u8],
+    label: &str,
+    decode: impl Fn(&[u8]) -> Result<T, CertError>,
+) -> Result<Vec<T>, CertError> {
+    let mut out = Vec::new();
+    for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
+        let block = block.map_err(|e| CertError::Malformed {
+            what: "PEM",
+            detail: e.to_string(),
+        })?;
+        if block.label == label {
+            out.push(decode(&block.contents)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Checks the unsigned envelope of a signed structure (a certificate or a
 /// CRL): exactly `SEQUENCE { tbs SEQUENCE, AlgorithmIdentifier, BIT STRING }`
 /// in DER, no unused bits in the signature, and the outer algorithm

@@ -476,21 +476,11 @@ impl Certificate {
     /// Parses one DER certificate. Trailing bytes, duplicate extensions,
     /// malformed known extensions and unknown critical extensions are errors.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        if der.len() > MAX_CERT_SIZE {
-            return Err(CertError::TooLarge {
-                what: "certificate",
-                size: der.len(),
-                limit: MAX_CERT_SIZE,
-            });
-        }
-        super::der::check_envelope(der, super::der::tbs_certificate_algorithm).map_err(
-            |e| match e {
-                CertError::Malformed { detail, .. } => CertError::Malformed {
-                    what: "certificate",
-                    detail,
-                },
-                other => other,
-            },
+        super::der::check_signed(
+            der,
+            "certificate",
+            MAX_CERT_SIZE,
+            super::der::tbs_certificate_algorithm,
         )?;
         let (rest, x509) = X509Certificate::from_der(der).map_err(|e| CertError::Malformed {
             what: "certificate",
@@ -507,17 +497,7 @@ impl Certificate {
 
     /// Parses every certificate in a PEM text (other blocks are ignored).
     pub fn from_pem(pem: &[u8]) -> Result<Vec<Self>, CertError> {
-        let mut out = Vec::new();
-        for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
-            let block = block.map_err(|e| CertError::Malformed {
-                what: "PEM",
-                detail: e.to_string(),
-            })?;
-            if block.label == "CERTIFICATE" {
-                out.push(Self::from_der(&block.contents)?);
-            }
-        }
-        Ok(out)
+        super::der::from_pem_blocks(pem, "CERTIFICATE", Self::from_der)
     }
 
     fn from_parsed(der: &[u8], x509: &X509Certificate<'_>) -> Result<Self, CertError> {
