@@ -9,8 +9,11 @@
 //! system clock inside this crate, so that tests pin it.
 
 pub mod cert;
+pub mod oidc;
 pub mod replay;
+pub mod secret;
 pub mod store;
 
 pub use replay::{ReplayStore, Sighting};
+pub use secret::Secret;
 pub use store::StoreError;
