@@ -45,6 +45,20 @@ impl<T> From<T> for Secret<T> {
     }
 }
 
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Serializing a secret writes the mask, never the value: configuration
+/// dumps and error reports stay clean.
+impl<T> serde::Serialize for Secret<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -61,6 +75,16 @@ mod tests {
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(&secret)), "Some([redacted])");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn serde_reads_the_value_and_writes_the_mask() {
+        let secret: Secret<String> = serde_json::from_str("\"s3cret\"").expect("reads");
+        assert_eq!(secret.expose(), "s3cret");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("writes"),
+            "\"[redacted]\""
+        );
     }
 
     #[test]

@@ -25,13 +25,17 @@ pub enum Command {
     Migrate(ConfigArg),
     /// Work with smart-ID-card certificates.
     Cert(crate::cert_cmd::CertArgs),
+    /// Register, list and disable departments (OIDC clients).
+    Client(crate::oidc_cmd::ClientArgs),
+    /// Rotate and list the OIDC signing keys.
+    Keys(crate::oidc_cmd::KeysArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// TOML config file; `gateway.example.toml` documents every setting.
-    #[arg(long, value_name = "FILE", env = "GATEWAY_CONFIG")]
+    #[arg(long, value_name = "FILE", env = "GATEWAY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use eid_core::Secret;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,55 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The OpenID Connect provider.
+    pub oidc: OidcConfig,
+    /// Signing keys.
+    pub keys: KeysConfig,
+}
+
+/// Settings of the OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The issuer identifier; defaults to `http.public_url`. Departments
+    /// pin it: change it only with them.
+    pub issuer: Option<String>,
+    /// Lifetime of access tokens.
+    pub access_token_lifetime_secs: u64,
+    /// Lifetime of ID tokens.
+    pub id_token_lifetime_secs: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            access_token_lifetime_secs: 300,
+            id_token_lifetime_secs: 300,
+        }
+    }
+}
+
+/// Settings of the signing keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Base64 of 32 random bytes: seals the private signing keys in the
+    /// database (AES-256-GCM). Keep it out of the config file: set
+    /// `GATEWAY_KEYS__ENCRYPTION_KEY` from a secret store.
+    pub encryption_key: Option<Secret<String>>,
+    /// After `gateway keys rotate`, how long a new key is only published
+    /// before it signs, so that departments' cached key sets pick it up.
+    pub rotation_grace_secs: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            rotation_grace_secs: 3600,
+        }
+    }
 }
 
 /// Settings of the HTTP listener.
@@ -216,6 +266,28 @@ impl Config {
                 reason: "must be an http:// or https:// URL".to_owned(),
             });
         }
+        if let Some(issuer) = &self.oidc.issuer
+            && !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+        {
+            return Err(ConfigError::Value {
+                key: "oidc.issuer",
+                reason: "must be an https:// URL".to_owned(),
+            });
+        }
+        if self.oidc.access_token_lifetime_secs == 0 || self.oidc.id_token_lifetime_secs == 0 {
+            return Err(ConfigError::Value {
+                key: "oidc.access_token_lifetime_secs",
+                reason: "token lifetimes must be at least 1 second".to_owned(),
+            });
+        }
+        if let Some(key) = &self.keys.encryption_key
+            && eid_core::oidc::KeyEncryptionKey::from_base64(key).is_err()
+        {
+            return Err(ConfigError::Value {
+                key: "keys.encryption_key",
+                reason: "must be 32 bytes, base64-encoded (openssl rand -base64 32)".to_owned(),
+            });
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::Value {
                 key: "log.filter",
@@ -233,6 +305,14 @@ impl Config {
                 let scheme = if self.tls.is_some() { "https" } else { "http" };
                 format!("{scheme}://{}", self.http.listen)
             }
+        }
+    }
+
+    /// The OIDC issuer identifier (no trailing slash).
+    pub fn issuer(&self) -> String {
+        match &self.oidc.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => self.public_url(),
         }
     }
 
@@ -279,7 +359,8 @@ mod tests {
             .replace("# public_url", "public_url")
             .replace("# [tls]", "[tls]")
             .replace("# cert_file", "cert_file")
-            .replace("# key_file", "key_file");
+            .replace("# key_file", "key_file")
+            .replace("# issuer", "issuer");
         let dir = tempfile::tempdir().expect("tempdir");
         let copy = dir.path().join("g.toml");
         std::fs::write(&copy, enabled).expect("write");

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use eid_core::StoreError;
+use eid_core::oidc::{Alg, ClientStore, KeyEncryptionKey};
+use eid_core::{Secret, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -12,9 +13,25 @@ use crate::store::Db;
 /// The demo database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "gateway.db";
 
-/// Files `--reset` deletes: the database and SQLite's WAL companions. Later
-/// capabilities that write demo files add them here.
-pub const DEMO_FILES: &[&str] = &["gateway.db", "gateway.db-wal", "gateway.db-shm"];
+/// The demo department's client id, redirect URI and private key.
+pub const DEPARTMENT_FILE: &str = "demo-department.json";
+
+/// The demo's key-encryption key (base64), made on first run.
+pub const KEK_FILE: &str = "encryption-key";
+
+/// The demo department's redirect URI (a department e-service on loopback).
+pub const DEPARTMENT_REDIRECT_URI: &str = "http://127.0.0.1:8081/callback";
+
+/// Files `--reset` deletes: the database and SQLite's WAL companions, the
+/// demo department and the key-encryption key. Later capabilities that
+/// write demo files add them here.
+pub const DEMO_FILES: &[&str] = &[
+    "gateway.db",
+    "gateway.db-wal",
+    "gateway.db-shm",
+    DEPARTMENT_FILE,
+    KEK_FILE,
+];
 
 /// The meta key recording when the demo was seeded.
 pub const SEEDED_AT_KEY: &str = "demo.seeded_at";
@@ -70,6 +87,7 @@ pub async fn seed(db: &Db, now: OffsetDateTime) -> Result<Seeding, StoreError> {
 
 /// The text the demo prints once it listens.
 pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
+    let department = data_dir.join(DEPARTMENT_FILE).display().to_string();
     let data = match seeding {
         Seeding::Fresh { at } => format!("seeded now ({at})"),
         Seeding::Reused { at } => format!("reusing data seeded {at}"),
@@ -80,7 +98,116 @@ pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
          \x20 health     {base}/healthz\n\
          \x20 readiness  {base}/readyz\n\
          \x20 metrics    {base}/metrics\n\
+         \x20 jwks       {base}/jwks\n\
+         \x20 department {department} (client id, redirect URI, private key)\n\
          Stop with Ctrl-C. Run again with --reset to start afresh.",
         db = data_dir.join(DATABASE_FILE).display(),
     )
+}
+
+/// Why the demo's identity set-up failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// A demo file could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Keys or registration failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn file_error(path: &Path, e: impl std::fmt::Display) -> DemoError {
+    DemoError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The key-encryption key: the configured one, or the demo's own, made on
+/// first run in `data_dir` (readable by the owner only).
+pub fn encryption_key(
+    data_dir: &Path,
+    configured: Option<&Secret<String>>,
+) -> Result<Secret<String>, DemoError> {
+    if let Some(key) = configured {
+        return Ok(key.clone());
+    }
+    let path = data_dir.join(KEK_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Ok(Secret::new(text.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_error(&path, e)),
+    }
+    let key = KeyEncryptionKey::generate_base64().map_err(|e| DemoError::Setup(e.to_string()))?;
+    write_private(&path, key.expose().as_bytes())?;
+    Ok(key)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), DemoError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| file_error(path, e))?;
+    file.write_all(contents).map_err(|e| file_error(path, e))
+}
+
+/// Makes the first signing key, and registers the demo department
+/// (private_key_jwt, ES256) unless `data_dir` already has one that the
+/// database knows. Returns the department file's path.
+pub async fn identity(
+    db: &Db,
+    data_dir: &Path,
+    kek: &KeyEncryptionKey,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<std::path::PathBuf, DemoError> {
+    crate::oidc::keyring::ensure_key(db, kek, Alg::Es256, now)
+        .await
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let path = data_dir.join(DEPARTMENT_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(existing) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(id) = existing["client_id"].as_str()
+        && db
+            .get_client(id)
+            .await
+            .map_err(|e| DemoError::Setup(e.to_string()))?
+            .is_some()
+    {
+        return Ok(path);
+    }
+    let (public, private) = eid_core::oidc::keys::generate_client_es256()
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let jwks = serde_json::to_vec(&serde_json::json!({ "keys": [public] }))
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let registration = crate::oidc::registry::Registration {
+        name: "Demo Department".to_owned(),
+        redirect_uris: vec![DEPARTMENT_REDIRECT_URI.to_owned()],
+        post_logout_redirect_uris: vec!["http://127.0.0.1:8081/".to_owned()],
+        scopes: vec!["openid".to_owned(), "profile".to_owned()],
+        auth: crate::oidc::registry::AuthChoice::Jwks(jwks),
+        dpop_bound: true,
+    };
+    let registered = crate::oidc::registry::register(db, registration, now)
+        .await
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let file = serde_json::json!({
+        "issuer": issuer,
+        "client_id": registered.client.client_id,
+        "redirect_uri": DEPARTMENT_REDIRECT_URI,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "private_jwk": private,
+    });
+    let text = serde_json::to_string_pretty(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
+    write_private(&path, text.as_bytes())?;
+    Ok(path)
 }

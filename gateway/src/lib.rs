@@ -12,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod oidc;
+pub mod oidc_cmd;
 pub mod revocation;
 pub mod run;
 pub mod server;

@@ -68,6 +68,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         },
+        Command::Client(args) => {
+            let config = load_config(&args.config, None)?;
+            telemetry::init(&config.log);
+            crate::oidc_cmd::client(config, args.command).await
+        }
+        Command::Keys(args) => {
+            let config = load_config(&args.config, None)?;
+            telemetry::init(&config.log);
+            crate::oidc_cmd::keys_command(config, args.command).await
+        }
         Command::Migrate(args) => {
             let config = load_config(&args, None)?;
             telemetry::init(&config.log);
@@ -116,7 +126,17 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
         demo::reset(&data_dir).map_err(|e| Failure::Runtime(e.to_string()))?;
     }
     let db = open_db(&config).await?;
-    let seeding = demo::seed(&db, time::OffsetDateTime::now_utc())
+    let now = time::OffsetDateTime::now_utc();
+    let seeding = demo::seed(&db, now)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let kek = demo::encryption_key(&data_dir, config.keys.encryption_key.as_ref())
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let kek_key = eid_core::oidc::KeyEncryptionKey::from_base64(&kek).map_err(|e| {
+        Failure::Config(format!("{}: {e}", data_dir.join(demo::KEK_FILE).display()))
+    })?;
+    config.keys.encryption_key = Some(kek);
+    demo::identity(&db, &data_dir, &kek_key, &config.issuer(), now)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     let banner = move |base: &str| demo::banner(base, &data_dir, &seeding);

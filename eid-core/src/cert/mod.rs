@@ -23,7 +23,7 @@
 //! checks, path-building steps and path length.
 
 mod crl;
-mod der;
+pub(crate) mod der;
 mod error;
 mod identity;
 mod model;

@@ -242,6 +242,36 @@ pub fn unseal(stored: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, 
     })
 }
 
+/// A new ES256 key pair for a client (the demo department, tests): the
+/// public JWK, and the private JWK with `d`, as client libraries load it.
+pub fn generate_client_es256() -> Result<(Jwk, serde_json::Value), KeyError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| KeyError::Generation)?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| KeyError::Generation)?;
+    let public = Jwk::es256(pair.public_key().as_ref()).ok_or(KeyError::Generation)?;
+    let d = es256_private_scalar(pkcs8.as_ref()).ok_or(KeyError::Generation)?;
+    let mut private = serde_json::to_value(&public).map_err(|_| KeyError::Generation)?;
+    private["d"] =
+        serde_json::Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d));
+    Ok((public, private))
+}
+
+/// The 32-byte private scalar inside a P-256 PKCS#8 document (RFC 5915
+/// ECPrivateKey inside RFC 5208 PrivateKeyInfo).
+fn es256_private_scalar(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    use crate::cert::der;
+    let (info, _) = der::expect(pkcs8, 0x30, "PrivateKeyInfo").ok()?;
+    let (_, rest) = der::expect(info.content, 0x02, "version").ok()?;
+    let (_, rest) = der::expect(rest, 0x30, "algorithm").ok()?;
+    let (octets, _) = der::expect(rest, 0x04, "privateKey").ok()?;
+    let (ec, _) = der::expect(octets.content, 0x30, "ECPrivateKey").ok()?;
+    let (_, rest) = der::expect(ec.content, 0x02, "version").ok()?;
+    let (scalar, _) = der::expect(rest, 0x04, "privateKey").ok()?;
+    (scalar.content.len() == 32).then(|| scalar.content.to_vec())
+}
+
 /// The key that signs at `now`: the newest whose `sign_from` has come and
 /// that no newer key has taken over from.
 pub fn current(keys: &[StoredKey], now: OffsetDateTime) -> Option<&StoredKey> {
@@ -339,6 +369,30 @@ mod tests {
                 .expect("verifies");
             assert!(!format!("{key:?}").contains("pair"));
         }
+    }
+
+    #[test]
+    fn client_keys_carry_a_usable_private_scalar() {
+        let (public, private) = generate_client_es256().expect("generate");
+        assert_eq!(private["x"], serde_json::json!(public.x));
+        let d = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(private["d"].as_str().expect("d"))
+            .expect("base64");
+        assert_eq!(d.len(), 32);
+        // ring checks that the scalar and the point belong together.
+        EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &d,
+            &public.public_key_bytes().expect("point"),
+            &SystemRandom::new(),
+        )
+        .expect("d matches the public key");
+        // The public JWK refuses to parse with d in it: client key sets are public only.
+        assert!(super::super::jwk::parse_public_jwk(&private).is_err());
+        assert!(
+            super::super::jwk::parse_public_jwk(&serde_json::to_value(&public).expect("json"))
+                .is_ok()
+        );
     }
 
     #[test]

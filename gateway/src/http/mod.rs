@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub mod error;
 pub mod headers;
+pub mod oidc;
 pub mod ops;
 pub mod request_id;
 
@@ -66,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(ops::csp_report))
+        .route("/jwks", get(oidc::jwks))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

@@ -21,6 +21,8 @@ use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
 
+pub mod clients;
+pub mod keys;
 pub mod meta;
 pub mod replay;
 

@@ -2,6 +2,8 @@
 //! schema per test; skipped with a printed reason when `TEST_DATABASE_URL`
 //! is unset, never in CI).
 
+use eid_core::oidc::keys::{self, generate};
+use eid_core::oidc::{Alg, Client, ClientAuth, ClientStore, KeyEncryptionKey, KeyStore};
 use eid_core::{ReplayStore, Sighting, StoreError};
 use gateway::Db;
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -47,6 +49,10 @@ storage_suite!(
     replay_rejects_oversized_and_empty_keys,
     replay_hostile_ids_are_stored_literally,
     closed_pool_reports_unavailable,
+    clients_round_trip_for_every_auth_method,
+    clients_are_listed_and_disabled,
+    client_ids_are_unique,
+    rotated_keys_close_the_previous_signing_period,
 );
 
 async fn migrations_are_idempotent(db: &Db) {
@@ -230,4 +236,99 @@ async fn sqlite_files_use_the_wal_journal() {
         .unwrap();
     assert_eq!(mode, "wal");
     test_db.finish().await;
+}
+
+fn client(id: &str, auth: ClientAuth) -> Client {
+    Client {
+        client_id: id.to_owned(),
+        name: "Lands Department 地政總署".to_owned(),
+        redirect_uris: vec![
+            "https://lands.gov.hk/cb".to_owned(),
+            "http://127.0.0.1/cb".to_owned(),
+        ],
+        post_logout_redirect_uris: vec!["https://lands.gov.hk/".to_owned()],
+        scopes: vec!["openid".to_owned(), "profile".to_owned()],
+        auth,
+        dpop_bound: true,
+        enabled: true,
+        created_at: T0,
+    }
+}
+
+fn auths() -> Vec<ClientAuth> {
+    let (public, _) = keys::generate_client_es256().unwrap();
+    vec![
+        ClientAuth::PrivateKeyJwt {
+            jwks: eid_core::oidc::Jwks { keys: vec![public] },
+        },
+        ClientAuth::PrivateKeyJwtUri {
+            jwks_uri: "https://lands.gov.hk/jwks".to_owned(),
+        },
+        ClientAuth::ClientSecretBasic {
+            secret_sha256: vec![0xab; 32],
+        },
+    ]
+}
+
+async fn clients_round_trip_for_every_auth_method(db: &Db) {
+    for (i, auth) in auths().into_iter().enumerate() {
+        let mut c = client(&format!("client-{i}"), auth);
+        c.dpop_bound = i != 2;
+        db.insert_client(&c).await.unwrap();
+        assert_eq!(db.get_client(&c.client_id).await.unwrap(), Some(c));
+    }
+    assert_eq!(db.get_client("absent").await.unwrap(), None);
+}
+
+async fn clients_are_listed_and_disabled(db: &Db) {
+    let mut auths = auths().into_iter();
+    let mut first = client("b-first", auths.next().unwrap());
+    let mut second = client("a-second", auths.next().unwrap());
+    second.created_at = T0 + Duration::seconds(1);
+    db.insert_client(&second).await.unwrap();
+    db.insert_client(&first).await.unwrap();
+    let ids: Vec<String> = db
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, vec!["b-first", "a-second"], "oldest first");
+    assert!(db.set_client_enabled("b-first", false).await.unwrap());
+    first.enabled = false;
+    assert_eq!(db.get_client("b-first").await.unwrap(), Some(first));
+    assert!(!db.set_client_enabled("absent", false).await.unwrap());
+}
+
+async fn client_ids_are_unique(db: &Db) {
+    let c = client("same", auths().remove(1));
+    db.insert_client(&c).await.unwrap();
+    let err = db.insert_client(&c).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+}
+
+async fn rotated_keys_close_the_previous_signing_period(db: &Db) {
+    let kek = KeyEncryptionKey::from_bytes(&[9u8; 32]).unwrap();
+    assert!(db.list_keys().await.unwrap().is_empty());
+    let first = generate(Alg::Es256, &kek, T0, T0).unwrap();
+    db.insert_rotated_key(&first).await.unwrap();
+    let second_from = T0 + Duration::hours(1);
+    let second = generate(Alg::EdDsa, &kek, T0 + Duration::minutes(1), second_from).unwrap();
+    db.insert_rotated_key(&second).await.unwrap();
+    let stored = db.list_keys().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].kid, first.kid);
+    assert_eq!(stored[0].signing_until, Some(second_from));
+    assert_eq!(stored[1], second, "stored exactly, sealed key included");
+    assert_eq!(
+        keys::current(&stored, T0 + Duration::minutes(30))
+            .unwrap()
+            .kid,
+        first.kid
+    );
+    assert_eq!(keys::current(&stored, second_from).unwrap().kid, second.kid);
+    // The sealed private key still opens after the round trip.
+    let key = keys::unseal(&stored[1], &kek).unwrap();
+    assert!(!key.sign(b"x").unwrap().is_empty());
 }

@@ -1,0 +1,26 @@
+-- Departments (OIDC relying parties). Lists are JSON arrays.
+CREATE TABLE clients (
+    client_id                 TEXT    NOT NULL PRIMARY KEY,
+    name                      TEXT    NOT NULL,
+    redirect_uris             TEXT    NOT NULL,
+    post_logout_redirect_uris TEXT    NOT NULL,
+    scopes                    TEXT    NOT NULL,
+    auth_method               TEXT    NOT NULL,
+    jwks                      TEXT,
+    jwks_uri                  TEXT,
+    secret_sha256             BLOB,
+    dpop_bound                INTEGER NOT NULL,
+    enabled                   INTEGER NOT NULL,
+    created_at                INTEGER NOT NULL
+);
+
+-- The provider's signing keys; the private half sealed (AES-256-GCM).
+CREATE TABLE signing_keys (
+    kid            TEXT    NOT NULL PRIMARY KEY,
+    alg            TEXT    NOT NULL,
+    public_jwk     TEXT    NOT NULL,
+    sealed_private BLOB    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    sign_from      INTEGER NOT NULL,
+    signing_until  INTEGER
+);

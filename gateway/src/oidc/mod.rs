@@ -1,0 +1,6 @@
+//! The OpenID Connect provider in the service: the department registry and
+//! the signing keys over the database, and (in `http::oidc`) the published
+//! endpoints.
+
+pub mod keyring;
+pub mod registry;
