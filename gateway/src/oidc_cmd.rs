@@ -222,7 +222,7 @@ pub fn kek(config: &Config) -> Result<KeyEncryptionKey, Failure> {
 
 /// Runs `gateway keys ...`.
 pub async fn keys_command(config: Config, command: KeysCommand) -> Result<(), Failure> {
-    let result = match command {
+    match command {
         KeysCommand::Rotate { alg } => {
             let kek = kek(&config)?;
             let db = open(&config).await?;
@@ -267,6 +267,5 @@ pub async fn keys_command(config: Config, command: KeysCommand) -> Result<(), Fa
             }
             Ok(())
         }
-    };
-    result
+    }
 }

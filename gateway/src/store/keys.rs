@@ -45,7 +45,7 @@ impl KeyStore for Db {
     async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = with_pool!(self, pool => match sqlx::query(
             "SELECT kid, alg, public_jwk, sealed_private, created_at, sign_from, signing_until \
-             FROM signing_keys ORDER BY created_at, kid",
+             FROM signing_keys ORDER BY created_at, sign_from, kid",
         )
         .fetch_all(pool)
         .await

@@ -280,6 +280,34 @@ fn demo_serves_reuses_and_resets() {
     let first = Running::start(demo(dir.path(), &[]));
     let banner = first.printed();
     assert!(banner.contains("seeded now"), "{banner}");
+    assert!(banner.contains("/jwks"), "{banner}");
+    let department: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
+    )
+    .unwrap();
+    let client_id = department["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(department["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(department["private_jwk"]["d"].is_string());
+    assert!(
+        department["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    let (status, jwks) = first.get("/jwks");
+    assert_eq!(status, 200);
+    assert!(jwks.contains("\"kty\":\"EC\""), "{jwks}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["demo-department.json", "encryption-key"] {
+            let mode = std::fs::metadata(dir.path().join("demo-data").join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is private");
+        }
+    }
     assert!(
         banner.contains(&format!("{}/healthz", first.base)),
         "{banner}"
@@ -304,11 +332,29 @@ fn demo_serves_reuses_and_resets() {
     let banner = second.printed();
     assert!(banner.contains("reusing data seeded"), "{banner}");
     assert_eq!(second.terminate().0, Some(0));
+    let again: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        again["client_id"],
+        client_id.as_str(),
+        "the department is reused"
+    );
 
     let third = Running::start(demo(dir.path(), &["--reset"]));
     let banner = third.printed();
     assert!(banner.contains("seeded now"), "{banner}");
     assert_eq!(third.terminate().0, Some(0));
+    let fresh: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
+    )
+    .unwrap();
+    assert_ne!(
+        fresh["client_id"],
+        client_id.as_str(),
+        "--reset registers anew"
+    );
 }
 
 #[test]
@@ -369,4 +415,239 @@ fn tls_files_are_checked_before_the_database() {
         .env("GATEWAY_TLS__KEY_FILE", "missing-key.pem")
         .env("GATEWAY_DATABASE__URL", "postgres://gw@127.0.0.1:1/gw");
     assert_config_error(&run(command), "missing-cert.pem");
+}
+
+#[test]
+fn clients_are_registered_listed_and_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = ("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+    let cmd = |args: &[&str]| {
+        let mut command = gateway(dir.path());
+        command.args(args).env(env.0, env.1);
+        run(command)
+    };
+    let output = cmd(&[
+        "client",
+        "add",
+        "--name",
+        "Water Supplies",
+        "--redirect-uri",
+        "https://wsd.gov.hk/cb",
+        "--secret",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{output:?}");
+    let client_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_owned();
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+    assert!(secret.len() >= 43, "256 bits");
+
+    std::fs::write(dir.path().join("jwks.json"), r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#).unwrap();
+    let output = cmd(&[
+        "client",
+        "add",
+        "--name",
+        "Lands",
+        "--redirect-uri",
+        "https://lands.gov.hk/cb",
+        "--jwks-file",
+        "jwks.json",
+        "--scope",
+        "profile",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("client_secret"));
+
+    let output = cmd(&["client", "list"]);
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    // Both were registered within the same second: find them by name.
+    let by_name = |name: &str| listed.iter().find(|c| c["name"] == name).unwrap().clone();
+    let water = by_name("Water Supplies");
+    let lands = by_name("Lands");
+    assert_eq!(water["client_id"], client_id.as_str());
+    assert_eq!(water["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(lands["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(lands["scopes"], serde_json::json!(["openid", "profile"]));
+    assert_eq!(lands["dpop_bound"], true);
+    let all = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(!all.contains(&secret), "the secret is never shown again");
+
+    assert!(cmd(&["client", "disable", &client_id]).status.success());
+    let output = cmd(&["client", "list"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\"enabled\":false"));
+    let output = cmd(&["client", "disable", "no-such-client"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn bad_registrations_exit_2_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = |args: &[&str]| {
+        let mut command = gateway(dir.path());
+        command
+            .args(args)
+            .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+        run(command)
+    };
+    std::fs::write(
+        dir.path().join("private.json"),
+        r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]}"#,
+    )
+    .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "http://evil.example/cb",
+                "--secret",
+            ],
+            "https",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb#f",
+                "--secret",
+            ],
+            "fragment",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb",
+                "--jwks-file",
+                "private.json",
+            ],
+            "private key",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb",
+                "--jwks-file",
+                "missing.json",
+            ],
+            "missing.json",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb",
+                "--jwks-uri",
+                "http://a.hk/jwks",
+            ],
+            "jwks_uri",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb",
+            ],
+            "--secret",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.hk/cb",
+                "--secret",
+                "--jwks-uri",
+                "https://a.hk/j",
+            ],
+            "cannot be used",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = cmd(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+    }
+    let output = cmd(&["client", "list"]);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty(), "nothing was stored");
+}
+
+#[test]
+fn key_rotation_needs_the_encryption_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = gateway(dir.path());
+    command
+        .args(["keys", "rotate"])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+    assert_config_error(&run(command), "keys.encryption_key");
+
+    let mut command = gateway(dir.path());
+    command
+        .args(["keys", "rotate"])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db")
+        .env("GATEWAY_KEYS__ENCRYPTION_KEY", "dG9vIHNob3J0");
+    assert_config_error(&run(command), "keys.encryption_key");
+
+    let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    for alg in ["es256", "eddsa"] {
+        let mut command = gateway(dir.path());
+        command
+            .args(["keys", "rotate", "--alg", alg])
+            .env("GATEWAY_DATABASE__URL", "sqlite://gw.db")
+            .env("GATEWAY_KEYS__ENCRYPTION_KEY", kek);
+        let output = run(command);
+        assert!(output.status.success(), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("published now"));
+    }
+    let mut command = gateway(dir.path());
+    command
+        .args(["keys", "list"])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+    let output = run(command);
+    let keys: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys[0]["signing"], true,
+        "the first key signs during the grace period"
+    );
+    assert_eq!(keys[1]["signing"], false);
+    assert_eq!(keys[1]["alg"], "EdDSA");
+    assert!(keys[0]["signing_until"].is_string());
 }

@@ -304,3 +304,42 @@ async fn unusual_methods_share_one_label() {
     assert!(!body.contains("FOOBAR"));
     db.finish().await;
 }
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_keys() {
+    use eid_core::oidc::{Alg, KeyEncryptionKey};
+    let (app, state, db) = app().await;
+    let response = send(&app, get("/jwks")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await, serde_json::json!({"keys": []}));
+
+    let kek = KeyEncryptionKey::from_bytes(&[3u8; 32]).unwrap();
+    let kid = gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
+        .await
+        .unwrap()
+        .expect("a first key");
+    assert_eq!(
+        gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
+            .await
+            .unwrap(),
+        None,
+        "only when there is none"
+    );
+    let response = send(&app, get("/jwks")).await;
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/jwk-set+json"
+    );
+    assert_eq!(
+        response.headers()[header::CACHE_CONTROL],
+        "public, max-age=300"
+    );
+    let body = json(response).await;
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], kid.as_str());
+    assert_eq!(keys[0]["kty"], "EC");
+    assert_eq!(keys[0]["alg"], "ES256");
+    assert!(keys[0].get("d").is_none(), "never the private key");
+    db.finish().await;
+}
