@@ -5,7 +5,9 @@
 //! tokens, DPoP and client authentication arrive in later steps.
 
 pub mod client;
+pub mod client_auth;
 pub mod jwk;
+pub mod jws;
 pub mod keys;
 
 pub use client::{Client, ClientAuth, ClientError, ClientStore};

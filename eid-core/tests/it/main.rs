@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod client_auth;
 mod der;
 mod forge;
 mod pki;
