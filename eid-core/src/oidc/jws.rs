@@ -138,7 +138,20 @@ impl Unverified {
 /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
 pub fn sign(key: &SigningKey, typ: &str, claims: &impl Serialize) -> Result<String, JwsError> {
     let header = serde_json::json!({ "alg": key.alg.name(), "kid": key.kid, "typ": typ });
-    let header = serde_json::to_vec(&header).map_err(|_| JwsError::Signing)?;
+    sign_with_header(key, &header, claims)
+}
+
+/// Signs `claims` with a given header (which must name the key's `alg`);
+/// clients use it for DPoP proofs, whose header carries the `jwk`.
+pub fn sign_with_header(
+    key: &SigningKey,
+    header: &Value,
+    claims: &impl Serialize,
+) -> Result<String, JwsError> {
+    if header.get("alg").and_then(Value::as_str) != Some(key.alg.name()) {
+        return Err(JwsError::Signing);
+    }
+    let header = serde_json::to_vec(header).map_err(|_| JwsError::Signing)?;
     let payload = serde_json::to_vec(claims).map_err(|_| JwsError::Signing)?;
     let input = format!(
         "{}.{}",

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod client_auth;
+pub mod dpop;
 pub mod jwk;
 pub mod jws;
 pub mod keys;

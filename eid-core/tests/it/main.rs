@@ -11,6 +11,7 @@
 
 mod client_auth;
 mod der;
+mod dpop;
 mod forge;
 mod pki;
 
