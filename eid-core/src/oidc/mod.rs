@@ -4,6 +4,7 @@
 //! This module grows with the provider: authorization requests, codes,
 //! tokens, DPoP and client authentication arrive in later steps.
 
+pub mod authz;
 pub mod client;
 pub mod client_auth;
 pub mod dpop;
