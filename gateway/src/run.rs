@@ -225,5 +225,10 @@ async fn maintenance(state: AppState) {
             Ok(n) => tracing::debug!(purged = n, "expired replay records purged"),
             Err(error) => tracing::warn!(%error, "replay purge failed"),
         }
+        match state.db().purge_expired_par(state.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "expired pushed requests purged"),
+            Err(error) => tracing::warn!(%error, "pushed request purge failed"),
+        }
     }
 }

@@ -111,6 +111,12 @@ impl Unverified {
         self.header.get(name).and_then(Value::as_str)
     }
 
+    /// The payload, NOT verified: only to find which key to verify with
+    /// (for example the client named by a client assertion's `sub`).
+    pub fn unverified_claims(&self) -> Option<Map<String, Value>> {
+        object(&self.payload).ok()
+    }
+
     /// The public key in the `jwk` header (DPoP proofs carry their key).
     pub fn header_jwk(&self) -> Result<Jwk, JwsError> {
         let value = self.header.get("jwk").ok_or(JwsError::BadJwk)?;

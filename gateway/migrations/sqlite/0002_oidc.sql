@@ -24,3 +24,12 @@ CREATE TABLE signing_keys (
     sign_from      INTEGER NOT NULL,
     signing_until  INTEGER
 );
+
+-- Pushed authorization requests (RFC 9126), single use, until expires_at.
+CREATE TABLE par_requests (
+    request_uri TEXT    NOT NULL PRIMARY KEY,
+    client_id   TEXT    NOT NULL,
+    request     TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX par_requests_expires_at ON par_requests (expires_at);

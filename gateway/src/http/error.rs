@@ -27,6 +27,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable explanation for the client's developer.
     pub message: String,
+    /// OAuth endpoints also send the message as `error_description`
+    /// (RFC 6749 5.2), which OAuth client libraries read.
+    pub oauth: bool,
 }
 
 impl ApiError {
@@ -36,6 +39,16 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            oauth: false,
+        }
+    }
+
+    /// An OAuth 2.0 error (`invalid_request`, `invalid_client`, ...): the
+    /// body also carries `error_description`.
+    pub fn oauth(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            oauth: true,
+            ..Self::new(status, code, description)
         }
     }
 
@@ -73,6 +86,8 @@ struct ErrorBody<'a> {
     error: &'a str,
     message: &'a str,
     request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
 }
 
 /// The code and message for an error that carries no [`ApiError`].
@@ -149,6 +164,7 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
         error: code,
         message,
         request_id: &request_id,
+        error_description: api_error.as_ref().filter(|e| e.oauth).map(|_| message),
     })
     .into_response();
     parts.headers.remove(header::CONTENT_LENGTH);

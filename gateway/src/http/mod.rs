@@ -68,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(ops::csp_report))
         .route("/jwks", get(oidc::jwks))
+        .route("/par", post(oidc::par))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

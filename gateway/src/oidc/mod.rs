@@ -2,5 +2,6 @@
 //! the signing keys over the database, and (in `http::oidc`) the published
 //! endpoints.
 
+pub mod client_auth;
 pub mod keyring;
 pub mod registry;

@@ -24,6 +24,7 @@ use crate::config::DatabaseConfig;
 pub mod clients;
 pub mod keys;
 pub mod meta;
+pub mod par;
 pub mod replay;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -5,6 +5,7 @@
 mod cert_cli;
 mod cli;
 mod http;
+mod par;
 mod revocation;
 mod server;
 mod storage;

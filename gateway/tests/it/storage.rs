@@ -53,6 +53,7 @@ storage_suite!(
     clients_are_listed_and_disabled,
     client_ids_are_unique,
     rotated_keys_close_the_previous_signing_period,
+    pushed_requests_are_taken_once_before_expiry,
 );
 
 async fn migrations_are_idempotent(db: &Db) {
@@ -331,4 +332,61 @@ async fn rotated_keys_close_the_previous_signing_period(db: &Db) {
     // The sealed private key still opens after the round trip.
     let key = keys::unseal(&stored[1], &kek).unwrap();
     assert!(!key.sign(b"x").unwrap().is_empty());
+}
+
+async fn pushed_requests_are_taken_once_before_expiry(db: &Db) {
+    use eid_core::oidc::authz::{AuthorizationRequest, ParStore};
+    let request = AuthorizationRequest {
+        client_id: "dept".to_owned(),
+        redirect_uri: "https://dept.gov.hk/cb".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        state: Some("s".to_owned()),
+        nonce: None,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        prompt: vec![],
+        max_age: Some(0),
+        acr_values: vec![],
+        ui_locales: vec!["zh-HK".to_owned()],
+        login_hint: None,
+        claims: Some(serde_json::json!({"userinfo": {"name": null}})),
+        dpop_jkt: Some("jkt".to_owned()),
+    };
+    let expires = T0 + Duration::seconds(60);
+    db.insert_par("urn:1", &request, expires).await.unwrap();
+    db.insert_par("urn:2", &request, expires).await.unwrap();
+    assert!(
+        db.insert_par("urn:1", &request, expires).await.is_err(),
+        "request_uri is unique"
+    );
+    assert_eq!(db.take_par("urn:1", "other", T0).await.unwrap(), None);
+    assert_eq!(
+        db.take_par("urn:1", "dept", T0).await.unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(
+        db.take_par("urn:1", "dept", T0).await.unwrap(),
+        None,
+        "used once"
+    );
+    assert_eq!(
+        db.take_par("urn:2", "dept", expires).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(db.purge_expired_par(expires).await.unwrap(), 1);
+    // Concurrent takers: exactly one wins.
+    db.insert_par("urn:3", &request, expires).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.take_par("urn:3", "dept", T0).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
 }
