@@ -214,6 +214,47 @@ async fn metrics(t: &Target) -> Result<Status, String> {
     }
 }
 
+async fn jwks(t: &Target) -> Verdict {
+    let a = t.get("/jwks").await?;
+    if a.status != StatusCode::OK {
+        return Err(format!("status {}", a.status));
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&a.body).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = body["keys"].as_array().ok_or("no keys array")?;
+    for key in keys {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            if key.get(private).is_some() {
+                return Err(format!("a published key has the private member {private}"));
+            }
+        }
+        if !matches!(key["alg"].as_str(), Some("ES256" | "EdDSA")) {
+            return Err(format!("a published key has alg {}", key["alg"]));
+        }
+    }
+    Ok(())
+}
+
+async fn par_requires_client_authentication(t: &Target) -> Verdict {
+    let a = t
+        .send(
+            Method::POST,
+            "/par",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some("response_type=code&client_id=conformance&scope=openid"),
+        )
+        .await?;
+    if a.status != StatusCode::UNAUTHORIZED {
+        return Err(format!("status {} instead of 401", a.status));
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&a.body).map_err(|e| format!("not JSON: {e}"))?;
+    if body["error"] != "invalid_client" || !body["error_description"].is_string() {
+        return Err(format!("body {body}"));
+    }
+    Ok(())
+}
+
 fn outcome(id: &'static str, title: &'static str, verdict: Verdict) -> Outcome {
     match verdict {
         Ok(()) => Outcome {
@@ -312,6 +353,16 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
             "request_id.echo",
             "safe client request ids are echoed, hostile ones replaced",
             request_ids(&t).await,
+        ),
+        outcome(
+            "oidc.jwks",
+            "GET /jwks publishes only public ES256/EdDSA keys",
+            jwks(&t).await,
+        ),
+        outcome(
+            "oidc.par_client_auth",
+            "POST /par without client authentication is 401 invalid_client",
+            par_requires_client_authentication(&t).await,
         ),
         optional(
             "ops.metrics",
