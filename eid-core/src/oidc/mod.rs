@@ -8,6 +8,7 @@ pub mod authz;
 pub mod client;
 pub mod client_auth;
 pub mod dpop;
+pub mod grant;
 pub mod jwk;
 pub mod jws;
 pub mod keys;

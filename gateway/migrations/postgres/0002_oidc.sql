@@ -33,3 +33,23 @@ CREATE TABLE par_requests (
     expires_at  BIGINT NOT NULL
 );
 CREATE INDEX par_requests_expires_at ON par_requests (expires_at);
+
+-- Authorization codes (by SHA-256), single use; family = tokens issued for it.
+CREATE TABLE auth_codes (
+    code_hash  TEXT   NOT NULL PRIMARY KEY,
+    client_id  TEXT   NOT NULL,
+    grant_json TEXT   NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT,
+    family     TEXT
+);
+
+-- Access tokens (by SHA-256).
+CREATE TABLE access_tokens (
+    token_hash TEXT    NOT NULL PRIMARY KEY,
+    family     TEXT    NOT NULL,
+    grant_json TEXT    NOT NULL,
+    expires_at BIGINT  NOT NULL,
+    revoked    BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX access_tokens_family ON access_tokens (family);

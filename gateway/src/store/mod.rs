@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use crate::config::DatabaseConfig;
 
 pub mod clients;
+pub mod grants;
 pub mod keys;
 pub mod meta;
 pub mod par;

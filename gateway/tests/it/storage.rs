@@ -54,6 +54,8 @@ storage_suite!(
     client_ids_are_unique,
     rotated_keys_close_the_previous_signing_period,
     pushed_requests_are_taken_once_before_expiry,
+    codes_are_redeemed_once_and_reuse_names_the_family,
+    access_tokens_expire_and_families_are_revoked,
 );
 
 async fn migrations_are_idempotent(db: &Db) {
@@ -334,9 +336,8 @@ async fn rotated_keys_close_the_previous_signing_period(db: &Db) {
     assert!(!key.sign(b"x").unwrap().is_empty());
 }
 
-async fn pushed_requests_are_taken_once_before_expiry(db: &Db) {
-    use eid_core::oidc::authz::{AuthorizationRequest, ParStore};
-    let request = AuthorizationRequest {
+fn authorization_request() -> eid_core::oidc::authz::AuthorizationRequest {
+    eid_core::oidc::authz::AuthorizationRequest {
         client_id: "dept".to_owned(),
         redirect_uri: "https://dept.gov.hk/cb".to_owned(),
         scopes: vec!["openid".to_owned()],
@@ -350,7 +351,12 @@ async fn pushed_requests_are_taken_once_before_expiry(db: &Db) {
         login_hint: None,
         claims: Some(serde_json::json!({"userinfo": {"name": null}})),
         dpop_jkt: Some("jkt".to_owned()),
-    };
+    }
+}
+
+async fn pushed_requests_are_taken_once_before_expiry(db: &Db) {
+    use eid_core::oidc::authz::ParStore;
+    let request = authorization_request();
     let expires = T0 + Duration::seconds(60);
     db.insert_par("urn:1", &request, expires).await.unwrap();
     db.insert_par("urn:2", &request, expires).await.unwrap();
@@ -389,4 +395,87 @@ async fn pushed_requests_are_taken_once_before_expiry(db: &Db) {
         }
     }
     assert_eq!(won, 1);
+}
+
+async fn codes_are_redeemed_once_and_reuse_names_the_family(db: &Db) {
+    use eid_core::oidc::grant::{Authentication, CodeGrant, GrantStore, Redemption};
+    let grant = CodeGrant {
+        request: authorization_request(),
+        authentication: Authentication {
+            citizen_id: "citizen-1".to_owned(),
+            auth_time: T0,
+            acr: "urn:eid-gateway:loa:low".to_owned(),
+            amr: vec!["hwk".to_owned()],
+            session_id: "sid-1".to_owned(),
+        },
+        expires_at: T0 + Duration::seconds(60),
+    };
+    db.insert_code("code-1", &grant).await.unwrap();
+    assert_eq!(
+        db.get_code("code-1").await.unwrap(),
+        Some((grant.clone(), None))
+    );
+    assert_eq!(
+        db.redeem_code("code-1", "another-client", "fam-x", T0)
+            .await
+            .unwrap(),
+        Redemption::Unknown,
+        "another client cannot use it, and does not use it up"
+    );
+    assert_eq!(
+        db.redeem_code("code-1", "dept", "fam-1", T0).await.unwrap(),
+        Redemption::Granted(grant.clone())
+    );
+    assert_eq!(
+        db.redeem_code("code-1", "dept", "fam-2", T0).await.unwrap(),
+        Redemption::Reused {
+            family: "fam-1".to_owned()
+        }
+    );
+    db.insert_code("code-2", &grant).await.unwrap();
+    assert_eq!(
+        db.redeem_code("code-2", "dept", "fam-3", T0 + Duration::seconds(60))
+            .await
+            .unwrap(),
+        Redemption::Unknown,
+        "expired"
+    );
+    assert_eq!(
+        db.redeem_code("nope", "dept", "fam-4", T0).await.unwrap(),
+        Redemption::Unknown
+    );
+}
+
+async fn access_tokens_expire_and_families_are_revoked(db: &Db) {
+    use eid_core::oidc::grant::{AccessGrant, GrantStore};
+    let grant = |family: &str| AccessGrant {
+        family: family.to_owned(),
+        client_id: "dept".to_owned(),
+        subject: "pairwise-sub".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        jkt: Some("jkt".to_owned()),
+        expires_at: T0 + Duration::minutes(5),
+    };
+    db.insert_access_token("t-1", &grant("fam-1"))
+        .await
+        .unwrap();
+    db.insert_access_token("t-2", &grant("fam-1"))
+        .await
+        .unwrap();
+    db.insert_access_token("t-3", &grant("fam-2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.get_access_token("t-1", T0).await.unwrap(),
+        Some(grant("fam-1"))
+    );
+    assert_eq!(
+        db.get_access_token("t-1", T0 + Duration::minutes(5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(db.revoke_family("fam-1").await.unwrap(), 2);
+    assert_eq!(db.get_access_token("t-2", T0).await.unwrap(), None);
+    assert!(db.get_access_token("t-3", T0).await.unwrap().is_some());
 }
