@@ -79,7 +79,7 @@ pub struct CodeGrant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
     /// First use: the grant.
-    Granted(CodeGrant),
+    Granted(Box<CodeGrant>),
     /// The code was already used: the tokens issued for it must be revoked
     /// (RFC 6749 4.1.2, RFC 9700 4.5).
     Reused {

@@ -424,7 +424,7 @@ async fn codes_are_redeemed_once_and_reuse_names_the_family(db: &Db) {
     );
     assert_eq!(
         db.redeem_code("code-1", "dept", "fam-1", T0).await.unwrap(),
-        Redemption::Granted(grant.clone())
+        Redemption::Granted(Box::new(grant.clone()))
     );
     assert_eq!(
         db.redeem_code("code-1", "dept", "fam-2", T0).await.unwrap(),
