@@ -48,6 +48,10 @@ pub struct OidcConfig {
     pub access_token_lifetime_secs: u64,
     /// Lifetime of ID tokens.
     pub id_token_lifetime_secs: u64,
+    /// Base64 of at least 32 random bytes: keys the pairwise subject
+    /// identifiers. Changing it changes every `sub` every department sees.
+    /// Set `GATEWAY_OIDC__PAIRWISE_SECRET` from a secret store.
+    pub pairwise_secret: Option<Secret<String>>,
 }
 
 impl Default for OidcConfig {
@@ -56,6 +60,7 @@ impl Default for OidcConfig {
             issuer: None,
             access_token_lifetime_secs: 300,
             id_token_lifetime_secs: 300,
+            pairwise_secret: None,
         }
     }
 }
@@ -280,6 +285,15 @@ impl Config {
                 reason: "token lifetimes must be at least 1 second".to_owned(),
             });
         }
+        if let Some(secret) = &self.oidc.pairwise_secret
+            && decode_secret(secret).is_none()
+        {
+            return Err(ConfigError::Value {
+                key: "oidc.pairwise_secret",
+                reason: "must be at least 32 bytes, base64-encoded (openssl rand -base64 32)"
+                    .to_owned(),
+            });
+        }
         if let Some(key) = &self.keys.encryption_key
             && eid_core::oidc::KeyEncryptionKey::from_base64(key).is_err()
         {
@@ -320,6 +334,16 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
     }
+}
+
+/// The pairwise secret's bytes: base64 of at least 32 bytes.
+pub fn decode_secret(secret: &Secret<String>) -> Option<Secret<Vec<u8>>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(secret.expose().trim())
+        .ok()
+        .filter(|b| b.len() >= 32)
+        .map(Secret::new)
 }
 
 /// figment reports every problem it found; the operator gets the first, on

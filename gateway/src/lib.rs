@@ -17,6 +17,7 @@ pub mod oidc_cmd;
 pub mod revocation;
 pub mod run;
 pub mod server;
+pub mod signin;
 pub mod state;
 pub mod store;
 pub mod telemetry;

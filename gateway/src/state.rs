@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::signin::{NoSignIn, SessionSource};
 use crate::store::Db;
 
 /// Where the current time comes from. Tests pin it; the service reads the
@@ -49,6 +50,7 @@ struct Inner {
     config: Config,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
+    sessions: Arc<dyn SessionSource>,
 }
 
 impl AppState {
@@ -60,14 +62,31 @@ impl AppState {
 
     /// Like [`AppState::new`] with a chosen clock.
     pub fn with_clock(db: Db, config: Config, clock: Arc<dyn Clock>) -> Self {
+        Self::with_parts(db, config, clock, Arc::new(NoSignIn))
+    }
+
+    /// The state with every part chosen (tests pin the clock and put a
+    /// signed-in citizen in place).
+    pub fn with_parts(
+        db: Db,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        sessions: Arc<dyn SessionSource>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 config,
                 metrics: Metrics::new(),
                 clock,
+                sessions,
             }),
         }
+    }
+
+    /// Who is signed in.
+    pub fn sessions(&self) -> &dyn SessionSource {
+        self.inner.sessions.as_ref()
     }
 
     /// The database.

@@ -19,6 +19,7 @@ use tracing::Level;
 use crate::state::AppState;
 
 pub mod error;
+pub mod flow;
 pub mod headers;
 pub mod oidc;
 pub mod ops;
@@ -69,6 +70,10 @@ pub fn app(state: AppState) -> Router {
         .route("/csp-report", post(ops::csp_report))
         .route("/jwks", get(oidc::jwks))
         .route("/par", post(oidc::par))
+        .route("/authorize", get(flow::authorize))
+        .route("/token", post(flow::token))
+        .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
+        .route("/.well-known/openid-configuration", get(flow::discovery))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

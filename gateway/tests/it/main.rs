@@ -4,6 +4,7 @@
 
 mod cert_cli;
 mod cli;
+mod flow;
 mod http;
 mod par;
 mod revocation;

@@ -15,22 +15,22 @@ use time::OffsetDateTime;
 
 use crate::support::{app, json as body_json, send};
 
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-struct Dept {
-    client_id: String,
-    key: SigningKey,
-    issuer: String,
+pub struct Dept {
+    pub client_id: String,
+    pub key: SigningKey,
+    pub issuer: String,
 }
 
-fn keypair() -> (SigningKey, Jwk) {
+pub fn keypair() -> (SigningKey, Jwk) {
     let kek = KeyEncryptionKey::from_bytes(&[4u8; 32]).unwrap();
     let now = OffsetDateTime::now_utc();
     let stored = generate(Alg::Es256, &kek, now, now).unwrap();
     (unseal(&stored, &kek).unwrap(), stored.public_jwk)
 }
 
-async fn department(state: &AppState) -> Dept {
+pub async fn department(state: &AppState) -> Dept {
     let (key, public) = keypair();
     let registered = register(
         state.db(),
@@ -53,7 +53,7 @@ async fn department(state: &AppState) -> Dept {
     }
 }
 
-fn assertion(dept: &Dept, aud: &str, jti: &str) -> String {
+pub fn assertion(dept: &Dept, aud: &str, jti: &str) -> String {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     jws::sign(
         &dept.key,
@@ -64,13 +64,13 @@ fn assertion(dept: &Dept, aud: &str, jti: &str) -> String {
     .unwrap()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
 }
 
-fn base_params<'a>(dept: &'a Dept, assertion: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn base_params<'a>(dept: &'a Dept, assertion: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("response_type", "code"),
         ("client_id", dept.client_id.as_str()),
@@ -88,7 +88,7 @@ fn base_params<'a>(dept: &'a Dept, assertion: &'a str) -> Vec<(&'a str, &'a str)
     ]
 }
 
-fn post(body: String, extra: &[(&str, String)]) -> Request<Body> {
+pub fn post(body: String, extra: &[(&str, String)]) -> Request<Body> {
     let mut builder =
         Request::post("/par").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     for (name, value) in extra {
@@ -105,7 +105,11 @@ async fn par_rows(db: &Db) -> i64 {
         .unwrap()
 }
 
-async fn assert_oauth_error(response: axum::http::Response<Body>, status: StatusCode, code: &str) {
+pub async fn assert_oauth_error(
+    response: axum::http::Response<Body>,
+    status: StatusCode,
+    code: &str,
+) {
     assert_eq!(response.status(), status);
     let body = body_json(response).await;
     assert_eq!(body["error"], code, "{body}");
@@ -117,7 +121,7 @@ async fn assert_oauth_error(response: axum::http::Response<Body>, status: Status
     );
 }
 
-fn dpop(key: &SigningKey, jwk: &Jwk, htu: &str, jti: &str) -> String {
+pub fn dpop(key: &SigningKey, jwk: &Jwk, htu: &str, jti: &str) -> String {
     jws::sign_with_header(
         key,
         &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}),

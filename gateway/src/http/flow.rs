@@ -1,0 +1,443 @@
+//! The authorization code flow: `/authorize` (a pushed request only),
+//! `/token` (authorization_code), `/userinfo`, and discovery.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use eid_core::oidc::authz::{ACR_VALUES, AuthorizationRequest, ParStore, Prompt, UI_LOCALES};
+use eid_core::oidc::grant::{
+    AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, handle_hash,
+    pairwise_subject, pkce_s256_matches,
+};
+use eid_core::oidc::{ClientStore, KeyEncryptionKey, KeyStore, jws, keys};
+use ring::rand::SecureRandom;
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::error::ApiError;
+use super::oidc::{dpop_proof, form_params};
+use crate::config::decode_secret;
+use crate::state::AppState;
+
+fn oauth(status: StatusCode, code: &'static str, description: impl Into<String>) -> ApiError {
+    ApiError::oauth(status, code, description)
+}
+
+fn bad_request(code: &'static str, description: impl Into<String>) -> ApiError {
+    oauth(StatusCode::BAD_REQUEST, code, description)
+}
+
+fn random_handle() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::unavailable("random generator failure"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn seconds(secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// Appends query parameters to a registered redirect URI.
+fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    let location = format!("{uri}{separator}{query}");
+    match HeaderValue::from_str(&location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => ApiError::unavailable("redirect URI not encodable").into_response(),
+    }
+}
+
+/// Whether the signed-in citizen satisfies the request without signing in again.
+fn session_suffices(
+    request: &AuthorizationRequest,
+    authentication: &eid_core::oidc::grant::Authentication,
+    now: time::OffsetDateTime,
+) -> bool {
+    if request.prompt.contains(&Prompt::Login) {
+        return false;
+    }
+    if let Some(max_age) = request.max_age
+        && authentication.auth_time + seconds(max_age) < now
+    {
+        return false;
+    }
+    let level = |acr: &str| ACR_VALUES.iter().position(|a| *a == acr);
+    let needed = request.acr_values.iter().filter_map(|a| level(a)).min();
+    match (needed, level(&authentication.acr)) {
+        (Some(needed), Some(have)) => have >= needed,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// `GET /authorize`: only `client_id` and a `request_uri` from `/par`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let params = eid_core::oidc::authz::single_valued(&pairs)
+        .map_err(|e| bad_request(e.code, e.description))?;
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| bad_request("invalid_request", "client_id is required"))?;
+    let request_uri = params.get("request_uri").ok_or_else(|| {
+        bad_request(
+            "invalid_request",
+            "authorization requests must be pushed to /par first (request_uri is required)",
+        )
+    })?;
+    match state.db().get_client(client_id).await {
+        Ok(Some(client)) if client.enabled => {}
+        Ok(_) => return Err(bad_request("invalid_request", "unknown or disabled client")),
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    let now = state.now();
+    // Taken, so used once whatever happens next.
+    let request = state
+        .db()
+        .take_par(request_uri, client_id, now)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| {
+            bad_request(
+                "invalid_request_uri",
+                "request_uri is unknown, expired, already used or not yours",
+            )
+        })?;
+    let issuer = state.config().issuer();
+    let with_state = |mut params: Vec<(&'static str, String)>| {
+        if let Some(s) = &request.state {
+            params.push(("state", s.clone()));
+        }
+        params.push(("iss", issuer.clone()));
+        params
+    };
+    let authentication = state
+        .sessions()
+        .current(&headers)
+        .filter(|a| session_suffices(&request, a, now));
+    let Some(authentication) = authentication else {
+        if request.prompt.contains(&Prompt::None) {
+            let params = with_state(vec![
+                ("error", "login_required".to_owned()),
+                (
+                    "error_description",
+                    "the citizen is not signed in".to_owned(),
+                ),
+            ]);
+            let borrowed: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            return Ok(redirect(&request.redirect_uri, &borrowed));
+        }
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sign_in_unavailable",
+            "citizen sign-in pages are not available yet on this gateway",
+        ));
+    };
+    let code = random_handle()?;
+    let redirect_uri = request.redirect_uri.clone();
+    let params = with_state(vec![("code", code.clone())]);
+    state
+        .db()
+        .insert_code(
+            &handle_hash(&code),
+            &CodeGrant {
+                request,
+                authentication,
+                expires_at: now + Duration::seconds(CODE_LIFETIME_SECS),
+            },
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Ok(redirect(&redirect_uri, &borrowed))
+}
+
+fn invalid_grant(description: &str) -> ApiError {
+    bad_request("invalid_grant", description)
+}
+
+/// `POST /token`: the authorization code grant.
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = form_params(&headers, &body)?;
+    let client = crate::oidc::client_auth::authenticate(&state, &headers, &params).await?;
+    match params.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {}
+        Some(_) => {
+            return Err(bad_request(
+                "unsupported_grant_type",
+                "only authorization_code is supported",
+            ));
+        }
+        None => return Err(bad_request("invalid_request", "grant_type is required")),
+    }
+    let get = |name: &str| params.get(name).map(String::as_str);
+    let code = get("code").ok_or_else(|| bad_request("invalid_request", "code is required"))?;
+    let code_hash = handle_hash(code);
+    let now = state.now();
+    let (grant, used) = state
+        .db()
+        .get_code(&code_hash)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| invalid_grant("unknown or expired code"))?;
+    if let Some(family) = used {
+        // A code used twice: whoever has it, the tokens it bought are void.
+        state
+            .db()
+            .revoke_family(&family)
+            .await
+            .map_err(ApiError::unavailable)?;
+        tracing::warn!(client_id = %client.client_id, "authorization code reused; its tokens are revoked");
+        return Err(invalid_grant("the code was already used"));
+    }
+    if grant.request.client_id != client.client_id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if grant.expires_at <= now {
+        return Err(invalid_grant("unknown or expired code"));
+    }
+    if get("redirect_uri") != Some(grant.request.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let verifier = get("code_verifier")
+        .ok_or_else(|| bad_request("invalid_request", "code_verifier is required"))?;
+    if !pkce_s256_matches(verifier, &grant.request.code_challenge) {
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    let jkt = dpop_proof(&state, &headers, "POST", "/token", None).await?;
+    if client.dpop_bound && jkt.is_none() {
+        return Err(bad_request(
+            "invalid_dpop_proof",
+            "a DPoP proof is required",
+        ));
+    }
+    if let Some(bound) = &grant.request.dpop_jkt
+        && jkt.as_deref() != Some(bound.as_str())
+    {
+        return Err(bad_request(
+            "invalid_dpop_proof",
+            "the DPoP key differs from the one the code is bound to",
+        ));
+    }
+    let secret = state
+        .config()
+        .oidc
+        .pairwise_secret
+        .as_ref()
+        .and_then(decode_secret)
+        .ok_or_else(|| ApiError::unavailable("oidc.pairwise_secret is not configured"))?;
+    let signing = current_signing_key(&state, now).await?;
+    let family = random_handle()?;
+    match state
+        .db()
+        .redeem_code(&code_hash, &client.client_id, &family, now)
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        Redemption::Granted(_) => {}
+        Redemption::Reused { family } => {
+            state
+                .db()
+                .revoke_family(&family)
+                .await
+                .map_err(ApiError::unavailable)?;
+            return Err(invalid_grant("the code was already used"));
+        }
+        Redemption::Unknown => return Err(invalid_grant("unknown or expired code")),
+    }
+    let request = &grant.request;
+    let auth = &grant.authentication;
+    let subject = pairwise_subject(&secret, &client.client_id, &auth.citizen_id);
+    let config = state.config();
+    let access_lifetime = seconds(config.oidc.access_token_lifetime_secs);
+    let access_token = random_handle()?;
+    state
+        .db()
+        .insert_access_token(
+            &handle_hash(&access_token),
+            &AccessGrant {
+                family,
+                client_id: client.client_id.clone(),
+                subject: subject.clone(),
+                scopes: request.scopes.clone(),
+                jkt: jkt.clone(),
+                expires_at: now + access_lifetime,
+            },
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    let mut claims = json!({
+        "iss": config.issuer(),
+        "sub": subject,
+        "aud": client.client_id,
+        "iat": now.unix_timestamp(),
+        "exp": (now + seconds(config.oidc.id_token_lifetime_secs)).unix_timestamp(),
+        "auth_time": auth.auth_time.unix_timestamp(),
+        "acr": auth.acr,
+        "amr": auth.amr,
+        "sid": auth.session_id,
+    });
+    if let Some(nonce) = &request.nonce {
+        claims["nonce"] = Value::String(nonce.clone());
+    }
+    let id_token = jws::sign(&signing, "JWT", &claims)
+        .map_err(|e| ApiError::unavailable(format!("signing: {e}")))?;
+    Ok((
+        [(header::PRAGMA, HeaderValue::from_static("no-cache"))],
+        Json(json!({
+            "access_token": access_token,
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
+            "expires_in": config.oidc.access_token_lifetime_secs,
+            "id_token": id_token,
+            "scope": request.scopes.join(" "),
+        })),
+    )
+        .into_response())
+}
+
+async fn current_signing_key(
+    state: &AppState,
+    now: time::OffsetDateTime,
+) -> Result<keys::SigningKey, ApiError> {
+    let kek = state
+        .config()
+        .keys
+        .encryption_key
+        .as_ref()
+        .and_then(|k| KeyEncryptionKey::from_base64(k).ok())
+        .ok_or_else(|| ApiError::unavailable("keys.encryption_key is not configured"))?;
+    let all = state
+        .db()
+        .list_keys()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let current = keys::current(&all, now)
+        .ok_or_else(|| ApiError::unavailable("no signing key: run gateway keys rotate"))?;
+    keys::unseal(current, &kek).map_err(ApiError::unavailable)
+}
+
+fn invalid_token(scheme: &str, description: &str) -> Response {
+    let mut response =
+        ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_token", description).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{scheme} error=\"invalid_token\", algs=\"ES256 EdDSA\""
+    )) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// `GET` or `POST /userinfo`: the claims the access token allows. DPoP-bound
+/// tokens need `Authorization: DPoP` and a proof with `ath` by the bound key.
+pub async fn userinfo(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(invalid_token("DPoP", "an access token is required"));
+    };
+    let (scheme, token) = match authorization.split_once(' ') {
+        Some((s, t)) if s.eq_ignore_ascii_case("dpop") => ("DPoP", t.trim()),
+        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => ("Bearer", t.trim()),
+        _ => return Ok(invalid_token("DPoP", "unsupported authorization scheme")),
+    };
+    let Some(grant) = state
+        .db()
+        .get_access_token(&handle_hash(token), state.now())
+        .await
+        .map_err(ApiError::unavailable)?
+    else {
+        return Ok(invalid_token(
+            scheme,
+            "unknown, expired or revoked access token",
+        ));
+    };
+    match (&grant.jkt, scheme) {
+        (Some(bound), "DPoP") => {
+            let jkt =
+                dpop_proof(&state, &headers, method.as_str(), "/userinfo", Some(token)).await?;
+            if jkt.as_deref() != Some(bound.as_str()) {
+                return Ok(invalid_token(
+                    "DPoP",
+                    "the DPoP proof is not by the token's key",
+                ));
+            }
+        }
+        (Some(_), _) => {
+            return Ok(invalid_token(
+                "DPoP",
+                "a DPoP-bound token must be sent with the DPoP scheme",
+            ));
+        }
+        (None, "Bearer") => {}
+        (None, _) => return Ok(invalid_token("Bearer", "this token is a Bearer token")),
+    }
+    Ok(Json(json!({ "sub": grant.subject })).into_response())
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let issuer = state.config().issuer();
+    let endpoint = |path: &str| format!("{issuer}{path}");
+    let algs = ["ES256", "EdDSA"];
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))],
+        Json(json!({
+            "issuer": issuer,
+            "authorization_endpoint": endpoint("/authorize"),
+            "token_endpoint": endpoint("/token"),
+            "userinfo_endpoint": endpoint("/userinfo"),
+            "jwks_uri": endpoint("/jwks"),
+            "pushed_authorization_request_endpoint": endpoint("/par"),
+            "require_pushed_authorization_requests": true,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": algs,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "code_challenge_methods_supported": ["S256"],
+            "dpop_signing_alg_values_supported": algs,
+            "authorization_response_iss_parameter_supported": true,
+            "acr_values_supported": ACR_VALUES,
+            "scopes_supported": ["openid", "profile"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid"],
+            "claims_parameter_supported": true,
+            "prompt_values_supported": ["none", "login", "consent"],
+            "ui_locales_supported": UI_LOCALES,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": true,
+        })),
+    )
+        .into_response()
+}

@@ -1,0 +1,528 @@
+//! The authorization code flow end to end through `app.oneshot`: PAR,
+//! authorize (a citizen signed in through the test session source), token
+//! with DPoP, userinfo; and the FAPI 2.0 / Basic OP negative cases.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use eid_core::Secret;
+use eid_core::oidc::grant::Authentication;
+use eid_core::oidc::keys::SigningKey;
+use eid_core::oidc::{Alg, Jwk, KeyEncryptionKey, jws};
+use gateway::signin::SessionSource;
+use gateway::{AppState, state::SystemClock};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::par::{Dept, assertion, base_params, department, dpop, form, keypair, post};
+use crate::support::{get, json as body_json, send};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+#[derive(Debug)]
+struct SignedIn(Option<Authentication>);
+
+impl SessionSource for SignedIn {
+    fn current(&self, _headers: &HeaderMap) -> Option<Authentication> {
+        self.0.clone()
+    }
+}
+
+fn citizen() -> Authentication {
+    Authentication {
+        citizen_id: "citizen-42".into(),
+        auth_time: OffsetDateTime::now_utc(),
+        acr: "urn:eid-gateway:loa:substantial".into(),
+        amr: vec!["hwk".into()],
+        session_id: "sid-1".into(),
+    }
+}
+
+struct Setup {
+    app: axum::Router,
+    state: AppState,
+    db: crate::support::TestDb,
+}
+
+async fn setup(signed_in: Option<Authentication>) -> Setup {
+    let db = crate::support::sqlite().await;
+    let mut config = db.config.clone();
+    config.keys.encryption_key = Some(Secret::new(
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+    ));
+    config.oidc.pairwise_secret = Some(Secret::new(
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
+    ));
+    let state = AppState::with_parts(
+        db.db.clone(),
+        config,
+        Arc::new(SystemClock),
+        Arc::new(SignedIn(signed_in)),
+    );
+    let kek = KeyEncryptionKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap();
+    gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
+        .await
+        .unwrap();
+    Setup {
+        app: gateway::app(state.clone()),
+        state,
+        db,
+    }
+}
+
+/// Pushes a request (optionally with extra parameters) and returns the request_uri.
+async fn push(s: &Setup, dept: &Dept, jti: &str, extra: &[(&str, &str)]) -> String {
+    let a = assertion(dept, &dept.issuer, jti);
+    let mut params = base_params(dept, &a);
+    params.extend_from_slice(extra);
+    let response = send(&s.app, post(form(&params), &[])).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    body_json(response).await["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Follows `/authorize` and returns the redirect's query parameters.
+async fn authorize(
+    s: &Setup,
+    dept: &Dept,
+    request_uri: &str,
+) -> (StatusCode, Vec<(String, String)>) {
+    let query = form(&[
+        ("client_id", dept.client_id.as_str()),
+        ("request_uri", request_uri),
+    ]);
+    let response = send(&s.app, get(&format!("/authorize?{query}"))).await;
+    let status = response.status();
+    let params = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.starts_with("https://lands.gov.hk/cb?"), "{l}");
+            form_urlencoded::parse(l.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, params)
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn code_for(s: &Setup, dept: &Dept, jti: &str) -> String {
+    let request_uri = push(s, dept, jti, &[]).await;
+    let (status, params) = authorize(s, dept, &request_uri).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    param(&params, "code").unwrap().to_owned()
+}
+
+fn token_request(
+    dept: &Dept,
+    code: &str,
+    verifier: &str,
+    jti: &str,
+    dpop_proof: Option<String>,
+) -> Request<Body> {
+    let a = assertion(dept, &dept.issuer, jti);
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", "https://lands.gov.hk/cb"),
+        ("code_verifier", verifier),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", &a),
+    ]);
+    let mut builder =
+        Request::post("/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(p) = dpop_proof {
+        builder = builder.header("dpop", p);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+fn userinfo_proof(key: &SigningKey, jwk: &Jwk, issuer: &str, token: &str, jti: &str) -> String {
+    jws::sign_with_header(
+        key,
+        &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}),
+        &json!({"jti": jti, "htm": "GET", "htu": format!("{issuer}/userinfo"),
+                "iat": OffsetDateTime::now_utc().unix_timestamp(),
+                "ath": eid_core::oidc::dpop::access_token_hash(token)}),
+    )
+    .unwrap()
+}
+
+async fn userinfo(
+    s: &Setup,
+    token: &str,
+    proof: Option<String>,
+    scheme: &str,
+) -> (StatusCode, Value) {
+    let mut builder =
+        Request::get("/userinfo").header(header::AUTHORIZATION, format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        builder = builder.header("dpop", p);
+    }
+    let response = send(&s.app, builder.body(Body::empty()).unwrap()).await;
+    (response.status(), body_json(response).await)
+}
+
+#[tokio::test]
+async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access() {
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    let request_uri = push(&s, &dept, "p-1", &[]).await;
+    let (status, params) = authorize(&s, &dept, &request_uri).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(param(&params, "state"), Some("st"));
+    assert_eq!(
+        param(&params, "iss"),
+        Some(dept.issuer.as_str()),
+        "RFC 9207"
+    );
+    let code = param(&params, "code").unwrap();
+
+    let (dpop_key, dpop_jwk) = keypair();
+    let proof = dpop(
+        &dpop_key,
+        &dpop_jwk,
+        &format!("{}/token", dept.issuer),
+        "dp-1",
+    );
+    let response = send(
+        &s.app,
+        token_request(&dept, code, VERIFIER, "t-1", Some(proof)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let tokens = body_json(response).await;
+    assert_eq!(tokens["token_type"], "DPoP");
+    assert_eq!(tokens["scope"], "openid profile");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // The ID token verifies with the published key set.
+    let jwks = body_json(send(&s.app, get("/jwks")).await).await;
+    let id_token = jws::parse(tokens["id_token"].as_str().unwrap()).unwrap();
+    let kid = id_token.header_str("kid").unwrap();
+    let key: Jwk = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let claims = id_token.verify(&key).unwrap();
+    assert_eq!(claims["iss"], dept.issuer.as_str());
+    assert_eq!(claims["aud"], dept.client_id.as_str());
+    assert_eq!(claims["nonce"], "nn");
+    assert_eq!(claims["acr"], "urn:eid-gateway:loa:substantial");
+    assert_eq!(claims["amr"], json!(["hwk"]));
+    let sub = claims["sub"].as_str().unwrap().to_owned();
+    assert_ne!(sub, "citizen-42", "pairwise, never the internal id");
+
+    let proof = userinfo_proof(&dpop_key, &dpop_jwk, &dept.issuer, &access, "u-1");
+    let (status, info) = userinfo(&s, &access, Some(proof), "DPoP").await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["sub"], sub.as_str());
+
+    // Another department sees another subject for the same citizen.
+    let other = department(&s.state).await;
+    let code = code_for(&s, &other, "p-other").await;
+    let proof = dpop(
+        &dpop_key,
+        &dpop_jwk,
+        &format!("{}/token", dept.issuer),
+        "dp-other",
+    );
+    let tokens = body_json(
+        send(
+            &s.app,
+            token_request(&other, &code, VERIFIER, "t-other", Some(proof)),
+        )
+        .await,
+    )
+    .await;
+    let claims = jws::parse(tokens["id_token"].as_str().unwrap())
+        .unwrap()
+        .verify(&key)
+        .unwrap();
+    assert_ne!(claims["sub"], sub.as_str());
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn a_reused_code_fails_and_revokes_its_tokens() {
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    let code = code_for(&s, &dept, "p-1").await;
+    let (dpop_key, dpop_jwk) = keypair();
+    let token_url = format!("{}/token", dept.issuer);
+    let first = send(
+        &s.app,
+        token_request(
+            &dept,
+            &code,
+            VERIFIER,
+            "t-1",
+            Some(dpop(&dpop_key, &dpop_jwk, &token_url, "d-1")),
+        ),
+    )
+    .await;
+    let access = body_json(first).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = send(
+        &s.app,
+        token_request(
+            &dept,
+            &code,
+            VERIFIER,
+            "t-2",
+            Some(dpop(&dpop_key, &dpop_jwk, &token_url, "d-2")),
+        ),
+    )
+    .await;
+    assert_eq!(second.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(second).await["error"], "invalid_grant");
+    let proof = userinfo_proof(&dpop_key, &dpop_jwk, &dept.issuer, &access, "u-1");
+    let (status, body) = userinfo(&s, &access, Some(proof), "DPoP").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_token");
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn token_request_errors_change_nothing() {
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    let other = department(&s.state).await;
+    let code = code_for(&s, &dept, "p-1").await;
+    let (dpop_key, dpop_jwk) = keypair();
+    let token_url = format!("{}/token", dept.issuer);
+    let proof = |jti: &str| Some(dpop(&dpop_key, &dpop_jwk, &token_url, jti));
+
+    let cases: Vec<(Request<Body>, &str)> = vec![
+        (
+            token_request(
+                &dept,
+                &code,
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
+                "t-1",
+                proof("d-1"),
+            ),
+            "invalid_grant",
+        ),
+        (
+            token_request(&dept, &code, crate::par::CHALLENGE, "t-2", proof("d-2")),
+            "invalid_grant",
+        ),
+        (
+            token_request(&other, &code, VERIFIER, "t-3", proof("d-3")),
+            "invalid_grant",
+        ),
+        (
+            token_request(&dept, &code, VERIFIER, "t-4", None),
+            "invalid_dpop_proof",
+        ),
+        (
+            token_request(
+                &dept,
+                &code,
+                VERIFIER,
+                "t-5",
+                Some(dpop(
+                    &dpop_key,
+                    &dpop_jwk,
+                    &format!("{}/par", dept.issuer),
+                    "d-5",
+                )),
+            ),
+            "invalid_dpop_proof",
+        ),
+        (
+            token_request(&dept, "not-a-code", VERIFIER, "t-6", proof("d-6")),
+            "invalid_grant",
+        ),
+    ];
+    for (request, code_expected) in cases {
+        let response = send(&s.app, request).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = body_json(response).await;
+        assert_eq!(body["error"], code_expected, "{body}");
+        assert!(body["error_description"].is_string());
+    }
+    // After all of that, the code still works: nothing was changed.
+    let ok = send(
+        &s.app,
+        token_request(&dept, &code, VERIFIER, "t-7", proof("d-7")),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn codes_are_bound_to_the_par_dpop_key() {
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    let (bound_key, bound_jwk) = keypair();
+    let (other_key, other_jwk) = keypair();
+    let thumbprint = bound_jwk.thumbprint();
+    let request_uri = push(&s, &dept, "p-1", &[("dpop_jkt", thumbprint.as_str())]).await;
+    let (_, params) = authorize(&s, &dept, &request_uri).await;
+    let code = param(&params, "code").unwrap().to_owned();
+    let token_url = format!("{}/token", dept.issuer);
+    let wrong = send(
+        &s.app,
+        token_request(
+            &dept,
+            &code,
+            VERIFIER,
+            "t-1",
+            Some(dpop(&other_key, &other_jwk, &token_url, "d-1")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(wrong).await["error"], "invalid_dpop_proof");
+    let right = send(
+        &s.app,
+        token_request(
+            &dept,
+            &code,
+            VERIFIER,
+            "t-2",
+            Some(dpop(&bound_key, &bound_jwk, &token_url, "d-2")),
+        ),
+    )
+    .await;
+    assert_eq!(right.status(), StatusCode::OK);
+    let access = body_json(right).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // userinfo: a proof by another key, a Bearer presentation, or none at all fail.
+    let foreign = userinfo_proof(&other_key, &other_jwk, &dept.issuer, &access, "u-1");
+    assert_eq!(
+        userinfo(&s, &access, Some(foreign), "DPoP").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        userinfo(&s, &access, None, "Bearer").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = userinfo(&s, "made-up-token", None, "Bearer").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn authorize_accepts_only_fresh_pushed_requests() {
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    // Without PAR.
+    let query = form(&[
+        ("client_id", dept.client_id.as_str()),
+        ("response_type", "code"),
+        ("redirect_uri", "https://lands.gov.hk/cb"),
+    ]);
+    let response = send(&s.app, get(&format!("/authorize?{query}"))).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.headers().get(header::LOCATION).is_none(),
+        "never redirect an unverified request"
+    );
+    // Unknown, then reused request_uri.
+    let (status, _) = authorize(&s, &dept, "urn:ietf:params:oauth:request_uri:unknown").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let request_uri = push(&s, &dept, "p-1", &[]).await;
+    assert_eq!(
+        authorize(&s, &dept, &request_uri).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        authorize(&s, &dept, &request_uri).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // Another client's request_uri.
+    let other = department(&s.state).await;
+    let request_uri = push(&s, &dept, "p-2", &[]).await;
+    assert_eq!(
+        authorize(&s, &other, &request_uri).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_redirects_login_required() {
+    let s = setup(None).await;
+    let dept = department(&s.state).await;
+    let request_uri = push(&s, &dept, "p-1", &[("prompt", "none")]).await;
+    let (status, params) = authorize(&s, &dept, &request_uri).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(param(&params, "error"), Some("login_required"));
+    assert_eq!(param(&params, "state"), Some("st"));
+    assert!(param(&params, "code").is_none());
+    // A higher level of assurance than the session has also needs sign-in.
+    let s = setup(Some(citizen())).await;
+    let dept = department(&s.state).await;
+    let request_uri = push(
+        &s,
+        &dept,
+        "p-2",
+        &[
+            ("prompt", "none"),
+            ("acr_values", "urn:eid-gateway:loa:high"),
+        ],
+    )
+    .await;
+    let (_, params) = authorize(&s, &dept, &request_uri).await;
+    assert_eq!(param(&params, "error"), Some("login_required"));
+    s.db.finish().await;
+}
+
+#[tokio::test]
+async fn discovery_describes_the_fapi_provider() {
+    let s = setup(None).await;
+    let response = send(&s.app, get("/.well-known/openid-configuration")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let d = body_json(response).await;
+    let issuer = s.state.config().issuer();
+    assert_eq!(d["issuer"], issuer.as_str());
+    assert_eq!(d["require_pushed_authorization_requests"], true);
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        d["pushed_authorization_request_endpoint"],
+        format!("{issuer}/par")
+    );
+    assert_eq!(d["jwks_uri"], format!("{issuer}/jwks"));
+    assert!(
+        d["dpop_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ES256"))
+    );
+    assert!(
+        !d["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("none"))
+    );
+    s.db.finish().await;
+}
