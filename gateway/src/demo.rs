@@ -19,6 +19,9 @@ pub const DEPARTMENT_FILE: &str = "demo-department.json";
 /// The demo's key-encryption key (base64), made on first run.
 pub const KEK_FILE: &str = "encryption-key";
 
+/// The demo's pairwise-subject secret (base64), made on first run.
+pub const PAIRWISE_FILE: &str = "pairwise-secret";
+
 /// The demo department's redirect URI (a department e-service on loopback).
 pub const DEPARTMENT_REDIRECT_URI: &str = "http://127.0.0.1:8081/callback";
 
@@ -31,6 +34,7 @@ pub const DEMO_FILES: &[&str] = &[
     "gateway.db-shm",
     DEPARTMENT_FILE,
     KEK_FILE,
+    PAIRWISE_FILE,
 ];
 
 /// The meta key recording when the demo was seeded.
@@ -98,6 +102,7 @@ pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
          \x20 health     {base}/healthz\n\
          \x20 readiness  {base}/readyz\n\
          \x20 metrics    {base}/metrics\n\
+         \x20 discovery  {base}/.well-known/openid-configuration\n\
          \x20 jwks       {base}/jwks\n\
          \x20 department {department} (client id, redirect URI, private key)\n\
          Stop with Ctrl-C. Run again with --reset to start afresh.",
@@ -135,10 +140,28 @@ pub fn encryption_key(
     data_dir: &Path,
     configured: Option<&Secret<String>>,
 ) -> Result<Secret<String>, DemoError> {
+    secret_file(data_dir, KEK_FILE, configured)
+}
+
+/// The pairwise-subject secret: the configured one, or the demo's own,
+/// made on first run.
+pub fn pairwise_secret(
+    data_dir: &Path,
+    configured: Option<&Secret<String>>,
+) -> Result<Secret<String>, DemoError> {
+    secret_file(data_dir, PAIRWISE_FILE, configured)
+}
+
+/// A 32-byte random secret, base64, kept in `data_dir/name` (owner-only).
+fn secret_file(
+    data_dir: &Path,
+    name: &str,
+    configured: Option<&Secret<String>>,
+) -> Result<Secret<String>, DemoError> {
     if let Some(key) = configured {
         return Ok(key.clone());
     }
-    let path = data_dir.join(KEK_FILE);
+    let path = data_dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok(Secret::new(text.trim().to_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

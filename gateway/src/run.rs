@@ -136,6 +136,9 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
         Failure::Config(format!("{}: {e}", data_dir.join(demo::KEK_FILE).display()))
     })?;
     config.keys.encryption_key = Some(kek);
+    let pairwise = demo::pairwise_secret(&data_dir, config.oidc.pairwise_secret.as_ref())
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    config.oidc.pairwise_secret = Some(pairwise);
     demo::identity(&db, &data_dir, &kek_key, &config.issuer(), now)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;

@@ -294,13 +294,16 @@ fn demo_serves_reuses_and_resets() {
             .unwrap()
             .starts_with("http://127.0.0.1:")
     );
+    let (status, discovery) = first.get("/.well-known/openid-configuration");
+    assert_eq!(status, 200);
+    assert!(discovery.contains("\"require_pushed_authorization_requests\":true"));
     let (status, jwks) = first.get("/jwks");
     assert_eq!(status, 200);
     assert!(jwks.contains("\"kty\":\"EC\""), "{jwks}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for file in ["demo-department.json", "encryption-key"] {
+        for file in ["demo-department.json", "encryption-key", "pairwise-secret"] {
             let mode = std::fs::metadata(dir.path().join("demo-data").join(file))
                 .unwrap()
                 .permissions()
