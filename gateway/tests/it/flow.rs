@@ -39,10 +39,15 @@ fn citizen() -> Authentication {
     }
 }
 
-struct Setup {
-    app: axum::Router,
-    state: AppState,
-    db: crate::support::TestDb,
+pub struct Setup {
+    pub app: axum::Router,
+    pub state: AppState,
+    pub db: crate::support::TestDb,
+}
+
+/// An app with keys, a pairwise secret and a signed-in citizen.
+pub async fn setup_signed_in() -> Setup {
+    setup(Some(citizen())).await
 }
 
 async fn setup(signed_in: Option<Authentication>) -> Setup {

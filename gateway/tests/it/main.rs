@@ -6,6 +6,7 @@ mod cert_cli;
 mod cli;
 mod flow;
 mod http;
+mod oidc_client;
 mod par;
 mod revocation;
 mod server;
