@@ -47,11 +47,26 @@ pub struct Setup {
 
 /// An app with keys, a pairwise secret and a signed-in citizen.
 pub async fn setup_signed_in() -> Setup {
-    setup(Some(citizen())).await
+    let Some(s) = setup_on(Backend::Sqlite, Some(citizen())).await else {
+        unreachable!("SQLite is always there")
+    };
+    s
 }
 
-async fn setup(signed_in: Option<Authentication>) -> Setup {
-    let db = crate::support::sqlite().await;
+/// Which database a case runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// `None` when the backend is PostgreSQL and no server is configured (the
+/// reason is printed by `support::postgres`).
+async fn setup_on(backend: Backend, signed_in: Option<Authentication>) -> Option<Setup> {
+    let db = match backend {
+        Backend::Sqlite => crate::support::sqlite().await,
+        Backend::Postgres => crate::support::postgres().await?,
+    };
     let mut config = db.config.clone();
     config.keys.encryption_key = Some(Secret::new(
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
@@ -69,11 +84,11 @@ async fn setup(signed_in: Option<Authentication>) -> Setup {
     gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
         .await
         .unwrap();
-    Setup {
+    Some(Setup {
         app: gateway::app(state.clone()),
         state,
         db,
-    }
+    })
 }
 
 /// Pushes a request (optionally with extra parameters) and returns the request_uri.
@@ -182,9 +197,10 @@ async fn userinfo(
     (response.status(), body_json(response).await)
 }
 
-#[tokio::test]
-async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access() {
-    let s = setup(Some(citizen())).await;
+async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let request_uri = push(&s, &dept, "p-1", &[]).await;
     let (status, params) = authorize(&s, &dept, &request_uri).await;
@@ -269,9 +285,10 @@ async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn a_reused_code_fails_and_revokes_its_tokens() {
-    let s = setup(Some(citizen())).await;
+async fn a_reused_code_fails_and_revokes_its_tokens(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let code = code_for(&s, &dept, "p-1").await;
     let (dpop_key, dpop_jwk) = keypair();
@@ -311,9 +328,10 @@ async fn a_reused_code_fails_and_revokes_its_tokens() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn token_request_errors_change_nothing() {
-    let s = setup(Some(citizen())).await;
+async fn token_request_errors_change_nothing(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let other = department(&s.state).await;
     let code = code_for(&s, &dept, "p-1").await;
@@ -381,9 +399,10 @@ async fn token_request_errors_change_nothing() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn codes_are_bound_to_the_par_dpop_key() {
-    let s = setup(Some(citizen())).await;
+async fn codes_are_bound_to_the_par_dpop_key(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let (bound_key, bound_jwk) = keypair();
     let (other_key, other_jwk) = keypair();
@@ -435,9 +454,10 @@ async fn codes_are_bound_to_the_par_dpop_key() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn authorize_accepts_only_fresh_pushed_requests() {
-    let s = setup(Some(citizen())).await;
+async fn authorize_accepts_only_fresh_pushed_requests(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     // Without PAR.
     let query = form(&[
@@ -473,9 +493,10 @@ async fn authorize_accepts_only_fresh_pushed_requests() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn prompt_none_without_a_session_redirects_login_required() {
-    let s = setup(None).await;
+async fn prompt_none_without_a_session_redirects_login_required(backend: Backend) {
+    let Some(s) = setup_on(backend, None).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let request_uri = push(&s, &dept, "p-1", &[("prompt", "none")]).await;
     let (status, params) = authorize(&s, &dept, &request_uri).await;
@@ -483,8 +504,11 @@ async fn prompt_none_without_a_session_redirects_login_required() {
     assert_eq!(param(&params, "error"), Some("login_required"));
     assert_eq!(param(&params, "state"), Some("st"));
     assert!(param(&params, "code").is_none());
+    s.db.finish().await;
     // A higher level of assurance than the session has also needs sign-in.
-    let s = setup(Some(citizen())).await;
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
     let dept = department(&s.state).await;
     let request_uri = push(
         &s,
@@ -501,9 +525,10 @@ async fn prompt_none_without_a_session_redirects_login_required() {
     s.db.finish().await;
 }
 
-#[tokio::test]
-async fn discovery_describes_the_fapi_provider() {
-    let s = setup(None).await;
+async fn discovery_describes_the_fapi_provider(backend: Backend) {
+    let Some(s) = setup_on(backend, None).await else {
+        return;
+    };
     let response = send(&s.app, get("/.well-known/openid-configuration")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let d = body_json(response).await;
@@ -531,3 +556,35 @@ async fn discovery_describes_the_fapi_provider() {
     );
     s.db.finish().await;
 }
+
+/// Every case on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access,
+    a_reused_code_fails_and_revokes_its_tokens,
+    token_request_errors_change_nothing,
+    codes_are_bound_to_the_par_dpop_key,
+    authorize_accepts_only_fresh_pushed_requests,
+    prompt_none_without_a_session_redirects_login_required,
+    discovery_describes_the_fapi_provider,
+);

@@ -25,7 +25,10 @@ fn http(
 ) -> impl Fn(
     openidconnect::HttpRequest,
 ) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, std::io::Error>> + Send>,
+    Box<
+        dyn std::future::Future<Output = Result<openidconnect::HttpResponse, std::io::Error>>
+            + Send,
+    >,
 > {
     move |request: openidconnect::HttpRequest| {
         let app = app.clone();
@@ -33,7 +36,8 @@ fn http(
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             if parts.uri.path() == "/token" {
-                let value = axum::http::HeaderValue::from_str(&proof()).map_err(std::io::Error::other)?;
+                let value =
+                    axum::http::HeaderValue::from_str(&proof()).map_err(std::io::Error::other)?;
                 parts.headers.insert("dpop", value);
             }
             let response = app
@@ -41,7 +45,11 @@ fn http(
                 .await
                 .map_err(std::io::Error::other)?;
             let (parts, body) = response.into_parts();
-            let bytes = body.collect().await.map_err(std::io::Error::other)?.to_bytes();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(std::io::Error::other)?
+                .to_bytes();
             Ok(axum::http::Response::from_parts(parts, bytes.to_vec()))
         })
     }
@@ -61,12 +69,14 @@ async fn an_openidconnect_relying_party_signs_a_citizen_in() {
     });
     let http = http(s.app.clone(), proof);
 
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
-        .await
-        .expect("discovery and JWKS");
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(dept.client_id.clone()), None)
-        .set_auth_type(AuthType::RequestBody)
-        .set_redirect_uri(RedirectUrl::new("https://lands.gov.hk/cb".to_owned()).unwrap());
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
+            .await
+            .expect("discovery and JWKS");
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(dept.client_id.clone()), None)
+            .set_auth_type(AuthType::RequestBody)
+            .set_redirect_uri(RedirectUrl::new("https://lands.gov.hk/cb".to_owned()).unwrap());
 
     // The library builds the request; FAPI 2.0 pushes it to /par.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -84,19 +94,32 @@ async fn an_openidconnect_relying_party_signs_a_citizen_in() {
         "client_assertion_type".into(),
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
     ));
-    params.push(("client_assertion".into(), assertion(&dept, &issuer, "oidc-par")));
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+    params.push((
+        "client_assertion".into(),
+        assertion(&dept, &issuer, "oidc-par"),
+    ));
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
     let response = crate::support::send(&s.app, crate::par::post(body, &[])).await;
     assert_eq!(response.status(), 201);
-    let request_uri = crate::support::json(response).await["request_uri"].as_str().unwrap().to_owned();
+    let request_uri = crate::support::json(response).await["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("client_id", dept.client_id.as_str()), ("request_uri", request_uri.as_str())])
+        .extend_pairs([
+            ("client_id", dept.client_id.as_str()),
+            ("request_uri", request_uri.as_str()),
+        ])
         .finish();
-    let response = crate::support::send(&s.app, crate::support::get(&format!("/authorize?{query}"))).await;
+    let response =
+        crate::support::send(&s.app, crate::support::get(&format!("/authorize?{query}"))).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let redirect = url::Url::parse(&location).unwrap();
-    let pairs: std::collections::HashMap<String, String> = redirect.query_pairs().into_owned().collect();
+    let pairs: std::collections::HashMap<String, String> =
+        redirect.query_pairs().into_owned().collect();
     assert_eq!(pairs["state"], *csrf.secret());
     assert_eq!(pairs["iss"], issuer);
 
@@ -104,7 +127,10 @@ async fn an_openidconnect_relying_party_signs_a_citizen_in() {
         .exchange_code(AuthorizationCode::new(pairs["code"].clone()))
         .unwrap()
         .set_pkce_verifier(verifier)
-        .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        .add_extra_param(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )
         .add_extra_param("client_assertion", assertion(&dept, &issuer, "oidc-token"))
         .request_async(&http)
         .await
