@@ -48,6 +48,8 @@ pub struct OidcConfig {
     pub access_token_lifetime_secs: u64,
     /// Lifetime of ID tokens.
     pub id_token_lifetime_secs: u64,
+    /// Lifetime of refresh tokens (each use replaces the token).
+    pub refresh_token_lifetime_secs: u64,
     /// Base64 of at least 32 random bytes: keys the pairwise subject
     /// identifiers. Changing it changes every `sub` every department sees.
     /// Set `GATEWAY_OIDC__PAIRWISE_SECRET` from a secret store.
@@ -60,6 +62,7 @@ impl Default for OidcConfig {
             issuer: None,
             access_token_lifetime_secs: 300,
             id_token_lifetime_secs: 300,
+            refresh_token_lifetime_secs: 8 * 3600,
             pairwise_secret: None,
         }
     }

@@ -107,6 +107,38 @@ pub struct AccessGrant {
     pub expires_at: OffsetDateTime,
 }
 
+/// A refresh token, as stored (under the hash of the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshGrant {
+    /// The tokens issued together (revoked together).
+    pub family: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The pairwise subject.
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The DPoP key it is bound to, when the client uses DPoP.
+    pub jkt: Option<String>,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What using a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// First use: the grant (the token is now spent; a new one replaces it).
+    Fresh(Box<RefreshGrant>),
+    /// Already used: the family must be revoked (a stolen token was replayed,
+    /// or the client replayed it).
+    Reused {
+        /// The family.
+        family: String,
+    },
+    /// Unknown, expired or revoked.
+    Unknown,
+}
+
 /// Storage of codes and of the tokens issued for them.
 pub trait GrantStore: Send + Sync {
     /// Stores a new code under `code_hash`.
@@ -147,8 +179,29 @@ pub trait GrantStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<AccessGrant>, StoreError>> + Send;
 
-    /// Revokes every token of a family; returns how many.
+    /// Revokes every access and refresh token of a family; returns how many.
     fn revoke_family(&self, family: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores a refresh token under `token_hash`.
+    fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        grant: &RefreshGrant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Spends a refresh token atomically: the first use gets the grant.
+    fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<RefreshUse, StoreError>> + Send;
+
+    /// The family and client of a live or spent token (access or refresh),
+    /// for revocation requests.
+    fn token_family(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -53,3 +53,15 @@ CREATE TABLE access_tokens (
     revoked    BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX access_tokens_family ON access_tokens (family);
+
+-- Refresh tokens (by SHA-256), spent on use; reuse revokes the family.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT    NOT NULL PRIMARY KEY,
+    family     TEXT    NOT NULL,
+    client_id  TEXT    NOT NULL,
+    grant_json TEXT    NOT NULL,
+    expires_at BIGINT  NOT NULL,
+    used       BOOLEAN NOT NULL DEFAULT FALSE,
+    revoked    BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);

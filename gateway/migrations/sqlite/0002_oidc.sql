@@ -53,3 +53,15 @@ CREATE TABLE access_tokens (
     revoked    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX access_tokens_family ON access_tokens (family);
+
+-- Refresh tokens (by SHA-256), spent on use; reuse revokes the family.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT    NOT NULL PRIMARY KEY,
+    family     TEXT    NOT NULL,
+    client_id  TEXT    NOT NULL,
+    grant_json TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used       INTEGER NOT NULL DEFAULT 0,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);

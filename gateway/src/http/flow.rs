@@ -10,8 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eid_core::oidc::authz::{ACR_VALUES, AuthorizationRequest, ParStore, Prompt, UI_LOCALES};
 use eid_core::oidc::grant::{
-    AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, handle_hash,
-    pairwise_subject, pkce_s256_matches,
+    AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, RefreshGrant, RefreshUse,
+    handle_hash, pairwise_subject, pkce_s256_matches,
 };
 use eid_core::oidc::{ClientStore, KeyEncryptionKey, KeyStore, jws, keys};
 use ring::rand::SecureRandom;
@@ -181,10 +181,11 @@ pub async fn token(
     let client = crate::oidc::client_auth::authenticate(&state, &headers, &params).await?;
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {}
+        Some("refresh_token") => return refresh(&state, &headers, &params, &client).await,
         Some(_) => {
             return Err(bad_request(
                 "unsupported_grant_type",
-                "only authorization_code is supported",
+                "only authorization_code and refresh_token are supported",
             ));
         }
         None => return Err(bad_request("invalid_request", "grant_type is required")),
@@ -272,23 +273,15 @@ pub async fn token(
     let auth = &grant.authentication;
     let subject = pairwise_subject(&secret, &client.client_id, &auth.citizen_id);
     let config = state.config();
-    let access_lifetime = seconds(config.oidc.access_token_lifetime_secs);
-    let access_token = random_handle()?;
-    state
-        .db()
-        .insert_access_token(
-            &handle_hash(&access_token),
-            &AccessGrant {
-                family,
-                client_id: client.client_id.clone(),
-                subject: subject.clone(),
-                scopes: request.scopes.clone(),
-                jkt: jkt.clone(),
-                expires_at: now + access_lifetime,
-            },
-        )
-        .await
-        .map_err(ApiError::unavailable)?;
+    let (access_token, refresh_token) = issue_tokens(
+        &state,
+        &family,
+        &client.client_id,
+        &subject,
+        &request.scopes,
+        jkt.as_deref(),
+    )
+    .await?;
     let mut claims = json!({
         "iss": config.issuer(),
         "sub": subject,
@@ -311,11 +304,171 @@ pub async fn token(
             "access_token": access_token,
             "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": config.oidc.access_token_lifetime_secs,
+            "refresh_token": refresh_token,
             "id_token": id_token,
             "scope": request.scopes.join(" "),
         })),
     )
         .into_response())
+}
+
+/// Stores a new access token and refresh token of `family`; returns them.
+async fn issue_tokens(
+    state: &AppState,
+    family: &str,
+    client_id: &str,
+    subject: &str,
+    scopes: &[String],
+    jkt: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let now = state.now();
+    let config = state.config();
+    let access_token = random_handle()?;
+    let refresh_token = random_handle()?;
+    state
+        .db()
+        .insert_access_token(
+            &handle_hash(&access_token),
+            &AccessGrant {
+                family: family.to_owned(),
+                client_id: client_id.to_owned(),
+                subject: subject.to_owned(),
+                scopes: scopes.to_vec(),
+                jkt: jkt.map(str::to_owned),
+                expires_at: now + seconds(config.oidc.access_token_lifetime_secs),
+            },
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    state
+        .db()
+        .insert_refresh_token(
+            &handle_hash(&refresh_token),
+            &RefreshGrant {
+                family: family.to_owned(),
+                client_id: client_id.to_owned(),
+                subject: subject.to_owned(),
+                scopes: scopes.to_vec(),
+                jkt: jkt.map(str::to_owned),
+                expires_at: now + seconds(config.oidc.refresh_token_lifetime_secs),
+            },
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok((access_token, refresh_token))
+}
+
+/// `grant_type=refresh_token`: the token is spent and replaced; a replayed
+/// one revokes every token of its family.
+async fn refresh(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &std::collections::BTreeMap<String, String>,
+    client: &eid_core::oidc::Client,
+) -> Result<Response, ApiError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| bad_request("invalid_request", "refresh_token is required"))?;
+    let jkt = dpop_proof(state, headers, "POST", "/token", None).await?;
+    if client.dpop_bound && jkt.is_none() {
+        return Err(bad_request(
+            "invalid_dpop_proof",
+            "a DPoP proof is required",
+        ));
+    }
+    let hash = handle_hash(token);
+    // Check ownership and binding before the token is spent.
+    match state
+        .db()
+        .token_family(&hash)
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        Some((_, owner)) if owner == client.client_id => {}
+        _ => return Err(invalid_grant("unknown, expired or revoked refresh token")),
+    }
+    let grant = match state
+        .db()
+        .use_refresh_token(&hash, state.now())
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        RefreshUse::Fresh(grant) => grant,
+        RefreshUse::Reused { family } => {
+            state
+                .db()
+                .revoke_family(&family)
+                .await
+                .map_err(ApiError::unavailable)?;
+            tracing::warn!(client_id = %client.client_id, "refresh token reused; its family is revoked");
+            return Err(invalid_grant("the refresh token was already used"));
+        }
+        RefreshUse::Unknown => {
+            return Err(invalid_grant("unknown, expired or revoked refresh token"));
+        }
+    };
+    if let Some(bound) = &grant.jkt
+        && jkt.as_deref() != Some(bound.as_str())
+    {
+        // Spent by a proof of the wrong key: the family is no longer safe.
+        state
+            .db()
+            .revoke_family(&grant.family)
+            .await
+            .map_err(ApiError::unavailable)?;
+        return Err(bad_request(
+            "invalid_dpop_proof",
+            "the DPoP key differs from the token's",
+        ));
+    }
+    let (access_token, refresh_token) = issue_tokens(
+        state,
+        &grant.family,
+        &client.client_id,
+        &grant.subject,
+        &grant.scopes,
+        grant.jkt.as_deref(),
+    )
+    .await?;
+    Ok((
+        [(header::PRAGMA, HeaderValue::from_static("no-cache"))],
+        Json(json!({
+            "access_token": access_token,
+            "token_type": if grant.jkt.is_some() { "DPoP" } else { "Bearer" },
+            "expires_in": state.config().oidc.access_token_lifetime_secs,
+            "refresh_token": refresh_token,
+            "scope": grant.scopes.join(" "),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /revoke` (RFC 7009): revokes the family of an access or refresh
+/// token of the authenticated client. Unknown tokens are not an error.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = form_params(&headers, &body)?;
+    let client = crate::oidc::client_auth::authenticate(&state, &headers, &params).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| bad_request("invalid_request", "token is required"))?;
+    if let Some((family, owner)) = state
+        .db()
+        .token_family(&handle_hash(token))
+        .await
+        .map_err(ApiError::unavailable)?
+        && owner == client.client_id
+    {
+        state
+            .db()
+            .revoke_family(&family)
+            .await
+            .map_err(ApiError::unavailable)?;
+    }
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn current_signing_key(
@@ -421,7 +574,9 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
             "require_pushed_authorization_requests": true,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "revocation_endpoint": endpoint("/revoke"),
+            "revocation_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": algs,
             "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],

@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))
+        .route("/revoke", post(flow::revoke))
         .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
         .route("/.well-known/openid-configuration", get(flow::discovery))
         .layer(

@@ -1,7 +1,9 @@
 //! [`GrantStore`] on the `auth_codes` and `access_tokens` tables.
 
 use eid_core::StoreError;
-use eid_core::oidc::grant::{AccessGrant, CodeGrant, GrantStore, Redemption};
+use eid_core::oidc::grant::{
+    AccessGrant, CodeGrant, GrantStore, Redemption, RefreshGrant, RefreshUse,
+};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -144,12 +146,130 @@ impl GrantStore for Db {
     }
 
     async fn revoke_family(&self, family: &str) -> Result<u64, StoreError> {
-        with_pool!(self, pool => sqlx::query("UPDATE access_tokens SET revoked = $1 WHERE family = $2")
-            .bind(true)
-            .bind(family)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))
+        with_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let access = sqlx::query("UPDATE access_tokens SET revoked = $1 WHERE family = $2")
+                .bind(true)
+                .bind(family)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let refresh = sqlx::query("UPDATE refresh_tokens SET revoked = $1 WHERE family = $2")
+                .bind(true)
+                .bind(family)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(access + refresh)
+        }
+        .await)
         .map_err(store_error)
+    }
+
+    async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        grant: &RefreshGrant,
+    ) -> Result<(), StoreError> {
+        let json = to_json(grant, "refresh_tokens.grant_json")?;
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family, client_id, grant_json, expires_at, used, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(token_hash)
+        .bind(&grant.family)
+        .bind(&grant.client_id)
+        .bind(&json)
+        .bind(to_unix(grant.expires_at))
+        .bind(false)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(store_error)
+    }
+
+    async fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<RefreshUse, StoreError> {
+        let spent = with_pool!(self, pool => match sqlx::query(
+            "UPDATE refresh_tokens SET used = $1 \
+             WHERE token_hash = $2 AND used = $3 AND revoked = $3 AND expires_at > $4 \
+             RETURNING grant_json",
+        )
+        .bind(true)
+        .bind(token_hash)
+        .bind(false)
+        .bind(to_unix(now))
+        .fetch_optional(pool)
+        .await
+        {
+            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .map_err(store_error)?;
+        if let Some(json) = spent {
+            return Ok(RefreshUse::Fresh(Box::new(from_json(
+                &json,
+                "refresh_tokens.grant_json",
+            )?)));
+        }
+        let used_family = with_pool!(self, pool => match sqlx::query(
+            "SELECT family FROM refresh_tokens WHERE token_hash = $1 AND used = $2",
+        )
+        .bind(token_hash)
+        .bind(true)
+        .fetch_optional(pool)
+        .await
+        {
+            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .map_err(store_error)?;
+        Ok(match used_family {
+            Some(family) => RefreshUse::Reused { family },
+            None => RefreshUse::Unknown,
+        })
+    }
+
+    async fn token_family(&self, token_hash: &str) -> Result<Option<(String, String)>, StoreError> {
+        let found = with_pool!(self, pool => match sqlx::query(
+            "SELECT family, client_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await
+        {
+            Ok(Some(row)) => (|| -> Result<_, sqlx::Error> {
+                Ok(Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?)))
+            })(),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .map_err(store_error)?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        let json = with_pool!(self, pool => match sqlx::query(
+            "SELECT grant_json FROM access_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await
+        {
+            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .map_err(store_error)?;
+        json.map(|j| {
+            from_json::<AccessGrant>(&j, "access_tokens.grant_json")
+                .map(|g| (g.family, g.client_id))
+        })
+        .transpose()
     }
 }

@@ -557,6 +557,241 @@ async fn discovery_describes_the_fapi_provider(backend: Backend) {
     s.db.finish().await;
 }
 
+fn refresh_request(
+    dept: &Dept,
+    refresh_token: &str,
+    jti: &str,
+    proof: Option<String>,
+) -> Request<Body> {
+    let a = assertion(dept, &dept.issuer, jti);
+    let body = form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", &a),
+    ]);
+    let mut builder =
+        Request::post("/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(p) = proof {
+        builder = builder.header("dpop", p);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+async fn refresh_tokens_rotate_and_replay_revokes_the_family(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
+    let dept = department(&s.state).await;
+    let other = department(&s.state).await;
+    let (key, jwk) = keypair();
+    let (stranger_key, stranger_jwk) = keypair();
+    let token_url = format!("{}/token", dept.issuer);
+    let code = code_for(&s, &dept, "p-1").await;
+    let first = body_json(
+        send(
+            &s.app,
+            token_request(
+                &dept,
+                &code,
+                VERIFIER,
+                "t-1",
+                Some(dpop(&key, &jwk, &token_url, "d-1")),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let refresh_1 = first["refresh_token"].as_str().unwrap().to_owned();
+
+    // Another client, no proof, or a proof by another key: refused.
+    let response = send(
+        &s.app,
+        refresh_request(
+            &other,
+            &refresh_1,
+            "t-2",
+            Some(dpop(&key, &jwk, &token_url, "d-2")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "invalid_grant");
+    let response = send(&s.app, refresh_request(&dept, &refresh_1, "t-3", None)).await;
+    assert_eq!(body_json(response).await["error"], "invalid_dpop_proof");
+
+    // The rightful use rotates the token.
+    let response = send(
+        &s.app,
+        refresh_request(
+            &dept,
+            &refresh_1,
+            "t-4",
+            Some(dpop(&key, &jwk, &token_url, "d-4")),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let second = body_json(response).await;
+    let refresh_2 = second["refresh_token"].as_str().unwrap().to_owned();
+    let access_2 = second["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(refresh_2, refresh_1);
+    let proof = userinfo_proof(&key, &jwk, &dept.issuer, &access_2, "u-1");
+    assert_eq!(
+        userinfo(&s, &access_2, Some(proof), "DPoP").await.0,
+        StatusCode::OK
+    );
+
+    // Replaying the spent token revokes everything of the family.
+    let response = send(
+        &s.app,
+        refresh_request(
+            &dept,
+            &refresh_1,
+            "t-5",
+            Some(dpop(&key, &jwk, &token_url, "d-5")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "invalid_grant");
+    let proof = userinfo_proof(&key, &jwk, &dept.issuer, &access_2, "u-2");
+    assert_eq!(
+        userinfo(&s, &access_2, Some(proof), "DPoP").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let response = send(
+        &s.app,
+        refresh_request(
+            &dept,
+            &refresh_2,
+            "t-6",
+            Some(dpop(&key, &jwk, &token_url, "d-6")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "invalid_grant");
+
+    // A proof by another key than the binding spends and revokes.
+    let code = code_for(&s, &dept, "p-2").await;
+    let tokens = body_json(
+        send(
+            &s.app,
+            token_request(
+                &dept,
+                &code,
+                VERIFIER,
+                "t-7",
+                Some(dpop(&key, &jwk, &token_url, "d-7")),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let response = send(
+        &s.app,
+        refresh_request(
+            &dept,
+            refresh,
+            "t-8",
+            Some(dpop(&stranger_key, &stranger_jwk, &token_url, "d-8")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "invalid_dpop_proof");
+    s.db.finish().await;
+}
+
+async fn revocation_revokes_the_family_of_the_clients_own_tokens(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
+    let dept = department(&s.state).await;
+    let other = department(&s.state).await;
+    let (key, jwk) = keypair();
+    let token_url = format!("{}/token", dept.issuer);
+    let code = code_for(&s, &dept, "p-1").await;
+    let tokens = body_json(
+        send(
+            &s.app,
+            token_request(
+                &dept,
+                &code,
+                VERIFIER,
+                "t-1",
+                Some(dpop(&key, &jwk, &token_url, "d-1")),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let revoke = |client: &Dept, token: &str, jti: &str| {
+        let a = assertion(client, &client.issuer, jti);
+        let body = form(&[
+            ("token", token),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &a),
+        ]);
+        Request::post("/revoke")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Someone else's token: answered 200, left alone.
+    assert_eq!(
+        send(&s.app, revoke(&other, &refresh, "r-1")).await.status(),
+        StatusCode::OK
+    );
+    let proof = userinfo_proof(&key, &jwk, &dept.issuer, &access, "u-1");
+    assert_eq!(
+        userinfo(&s, &access, Some(proof), "DPoP").await.0,
+        StatusCode::OK
+    );
+    // Unknown token: 200.
+    assert_eq!(
+        send(&s.app, revoke(&dept, "unknown", "r-2")).await.status(),
+        StatusCode::OK
+    );
+    // The client's refresh token: the access token goes with it.
+    assert_eq!(
+        send(&s.app, revoke(&dept, &refresh, "r-3")).await.status(),
+        StatusCode::OK
+    );
+    let proof = userinfo_proof(&key, &jwk, &dept.issuer, &access, "u-2");
+    assert_eq!(
+        userinfo(&s, &access, Some(proof), "DPoP").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let response = send(
+        &s.app,
+        refresh_request(
+            &dept,
+            &refresh,
+            "t-2",
+            Some(dpop(&key, &jwk, &token_url, "d-2")),
+        ),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "invalid_grant");
+    // Without client authentication: 401.
+    let request = Request::post("/revoke")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form(&[("token", access.as_str())])))
+        .unwrap();
+    assert_eq!(
+        send(&s.app, request).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    s.db.finish().await;
+}
+
 /// Every case on SQLite and on PostgreSQL.
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -580,6 +815,8 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    refresh_tokens_rotate_and_replay_revokes_the_family,
+    revocation_revokes_the_family_of_the_clients_own_tokens,
     the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access,
     a_reused_code_fails_and_revokes_its_tokens,
     token_request_errors_change_nothing,
