@@ -11,6 +11,10 @@ use eid_core::oidc::grant::Authentication;
 pub trait SessionSource: Send + Sync + std::fmt::Debug {
     /// The citizen signed in on the browser that made the request, if any.
     fn current(&self, headers: &HeaderMap) -> Option<Authentication>;
+
+    /// Ends the sign-in session of the browser that made the request
+    /// (RP-initiated logout); nothing when there is none.
+    fn end(&self, _headers: &HeaderMap) {}
 }
 
 /// No sign-in yet: nobody is ever signed in.

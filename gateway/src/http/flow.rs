@@ -576,6 +576,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "revocation_endpoint": endpoint("/revoke"),
+            "end_session_endpoint": endpoint("/logout"),
             "revocation_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": algs,
@@ -595,4 +596,95 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         })),
     )
         .into_response()
+}
+
+/// `GET` or `POST /logout`: RP-initiated logout (OpenID Connect RP-Initiated
+/// Logout 1.0). `id_token_hint` (an ID token this provider issued, expired or
+/// not) names the client; a `post_logout_redirect_uri` must be registered
+/// for it exactly. Ends the browser's sign-in session.
+pub async fn logout(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = if method == axum::http::Method::POST {
+        form_params(&headers, &body)?
+    } else {
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        eid_core::oidc::authz::single_valued(&pairs)
+            .map_err(|e| bad_request(e.code, e.description))?
+    };
+    let hinted_client = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => Some(id_token_audience(&state, hint).await?),
+    };
+    let client_id = match (hinted_client, params.get("client_id")) {
+        (Some(a), Some(b)) if &a != b => {
+            return Err(bad_request(
+                "invalid_request",
+                "client_id does not match the id_token_hint",
+            ));
+        }
+        (Some(a), _) => Some(a),
+        (None, b) => b.cloned(),
+    };
+    state.sessions().end(&headers);
+    let Some(target) = params.get("post_logout_redirect_uri") else {
+        return Ok(Json(json!({ "status": "signed_out" })).into_response());
+    };
+    let client_id = client_id.ok_or_else(|| {
+        bad_request(
+            "invalid_request",
+            "post_logout_redirect_uri needs id_token_hint or client_id",
+        )
+    })?;
+    let client = match state.db().get_client(&client_id).await {
+        Ok(Some(c)) if c.enabled => c,
+        Ok(_) => return Err(bad_request("invalid_request", "unknown or disabled client")),
+        Err(e) => return Err(ApiError::unavailable(e)),
+    };
+    if !client.post_logout_redirect_uris.iter().any(|u| u == target) {
+        return Err(bad_request(
+            "invalid_request",
+            "post_logout_redirect_uri is not registered for this client",
+        ));
+    }
+    let mut back: Vec<(&str, &str)> = Vec::new();
+    if let Some(s) = params.get("state") {
+        back.push(("state", s.as_str()));
+    }
+    Ok(redirect(target, &back))
+}
+
+/// The audience of an ID token this provider signed (with any published
+/// key; expiry is not checked, as logout hints are often old tokens).
+async fn id_token_audience(state: &AppState, hint: &str) -> Result<String, ApiError> {
+    let bad = || {
+        bad_request(
+            "invalid_request",
+            "id_token_hint is not an ID token from this provider",
+        )
+    };
+    let token = jws::parse(hint).map_err(|_| bad())?;
+    let kid = token.header_str("kid").ok_or_else(bad)?;
+    let all = state
+        .db()
+        .list_keys()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let key = all.iter().find(|k| k.kid == kid).ok_or_else(bad)?;
+    let claims = token.verify(&key.public_jwk).map_err(|_| bad())?;
+    if claims.get("iss").and_then(Value::as_str) != Some(state.config().issuer().as_str()) {
+        return Err(bad());
+    }
+    claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(bad)
 }

@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))
         .route("/revoke", post(flow::revoke))
+        .route("/logout", get(flow::logout).post(flow::logout))
         .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
         .route("/.well-known/openid-configuration", get(flow::discovery))
         .layer(

@@ -21,11 +21,15 @@ use crate::support::{get, json as body_json, send};
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 #[derive(Debug)]
-struct SignedIn(Option<Authentication>);
+struct SignedIn(Option<Authentication>, std::sync::atomic::AtomicUsize);
 
 impl SessionSource for SignedIn {
     fn current(&self, _headers: &HeaderMap) -> Option<Authentication> {
         self.0.clone()
+    }
+
+    fn end(&self, _headers: &HeaderMap) {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -78,7 +82,7 @@ async fn setup_on(backend: Backend, signed_in: Option<Authentication>) -> Option
         db.db.clone(),
         config,
         Arc::new(SystemClock),
-        Arc::new(SignedIn(signed_in)),
+        Arc::new(SignedIn(signed_in, Default::default())),
     );
     let kek = KeyEncryptionKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap();
     gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
@@ -792,6 +796,91 @@ async fn revocation_revokes_the_family_of_the_clients_own_tokens(backend: Backen
     s.db.finish().await;
 }
 
+async fn rp_initiated_logout_returns_only_to_registered_uris(backend: Backend) {
+    let Some(s) = setup_on(backend, Some(citizen())).await else {
+        return;
+    };
+    let dept = department(&s.state).await;
+    let other = department(&s.state).await;
+    let (key, jwk) = keypair();
+    let code = code_for(&s, &dept, "p-1").await;
+    let tokens = body_json(
+        send(
+            &s.app,
+            token_request(
+                &dept,
+                &code,
+                VERIFIER,
+                "t-1",
+                Some(dpop(&key, &jwk, &format!("{}/token", dept.issuer), "d-1")),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let logout = |pairs: &[(&str, &str)]| get(&format!("/logout?{}", form(pairs)));
+
+    let response = send(
+        &s.app,
+        logout(&[
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://lands.gov.hk/bye"),
+            ("state", "z"),
+        ]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "https://lands.gov.hk/bye?state=z"
+    );
+
+    let response = send(
+        &s.app,
+        logout(&[
+            ("client_id", &dept.client_id),
+            ("post_logout_redirect_uri", "https://lands.gov.hk/bye"),
+        ]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let response = send(&s.app, logout(&[])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await["status"], "signed_out");
+
+    let mut tampered = id_token.clone();
+    tampered.pop();
+    tampered.push(if id_token.ends_with('A') { 'B' } else { 'A' });
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ],
+        vec![
+            ("id_token_hint", &tampered),
+            ("post_logout_redirect_uri", "https://lands.gov.hk/bye"),
+        ],
+        vec![("id_token_hint", "not-a-token")],
+        vec![("post_logout_redirect_uri", "https://lands.gov.hk/bye")],
+        vec![
+            ("id_token_hint", &id_token),
+            ("client_id", &other.client_id),
+        ],
+        vec![
+            ("client_id", &other.client_id),
+            ("post_logout_redirect_uri", "https://lands.gov.hk/cb"),
+        ],
+    ];
+    for pairs in cases {
+        let response = send(&s.app, logout(&pairs)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{pairs:?}");
+        assert!(response.headers().get(header::LOCATION).is_none());
+    }
+    s.db.finish().await;
+}
+
 /// Every case on SQLite and on PostgreSQL.
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -815,6 +904,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    rp_initiated_logout_returns_only_to_registered_uris,
     refresh_tokens_rotate_and_replay_revokes_the_family,
     revocation_revokes_the_family_of_the_clients_own_tokens,
     the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access,

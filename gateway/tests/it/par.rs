@@ -37,7 +37,7 @@ pub async fn department(state: &AppState) -> Dept {
         Registration {
             name: "Lands Department".into(),
             redirect_uris: vec!["https://lands.gov.hk/cb".into()],
-            post_logout_redirect_uris: vec![],
+            post_logout_redirect_uris: vec!["https://lands.gov.hk/bye".into()],
             scopes: vec!["openid".into(), "profile".into()],
             auth: AuthChoice::Jwks(serde_json::to_vec(&json!({"keys": [public]})).unwrap()),
             dpop_bound: true,
