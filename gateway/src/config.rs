@@ -35,6 +35,18 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// Signing keys.
     pub keys: KeysConfig,
+    /// The operators' HTTP API.
+    pub admin: AdminConfig,
+}
+
+/// Settings of the operators' HTTP API under `/admin`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The operator token (at least 32 characters), sent as
+    /// `Authorization: Bearer`. Without it the API is not served. Set
+    /// `GATEWAY_ADMIN__TOKEN` from a secret store.
+    pub token: Option<Secret<String>>,
 }
 
 /// Settings of the OpenID Connect provider.
@@ -297,6 +309,14 @@ impl Config {
                     .to_owned(),
             });
         }
+        if let Some(token) = &self.admin.token
+            && token.expose().len() < 32
+        {
+            return Err(ConfigError::Value {
+                key: "admin.token",
+                reason: "must be at least 32 characters".to_owned(),
+            });
+        }
         if let Some(key) = &self.keys.encryption_key
             && eid_core::oidc::KeyEncryptionKey::from_base64(key).is_err()
         {
@@ -387,7 +407,11 @@ mod tests {
             .replace("# [tls]", "[tls]")
             .replace("# cert_file", "cert_file")
             .replace("# key_file", "key_file")
-            .replace("# issuer", "issuer");
+            .replace("# issuer", "issuer")
+            .replace(
+                "# token = \"...\"",
+                "token = \"0123456789abcdef0123456789abcdef\"",
+            );
         let dir = tempfile::tempdir().expect("tempdir");
         let copy = dir.path().join("g.toml");
         std::fs::write(&copy, enabled).expect("write");

@@ -18,6 +18,7 @@ use tracing::Level;
 
 use crate::state::AppState;
 
+pub mod admin;
 pub mod error;
 pub mod flow;
 pub mod headers;
@@ -63,7 +64,16 @@ pub fn app(state: AppState) -> Router {
         // causes of 5xx answers are logged where they arise.
         .on_failure(());
 
+    let admin = Router::new()
+        .route("/admin/clients", get(admin::list).post(admin::create))
+        .route(
+            "/admin/clients/{client_id}/{action}",
+            post(admin::set_enabled),
+        )
+        .route_layer(from_fn_with_state(state.clone(), admin::require_operator));
+
     Router::new()
+        .merge(admin)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
