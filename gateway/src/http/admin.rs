@@ -114,7 +114,7 @@ pub async fn create(
     let new: NewClient = parse_json(&headers, &body, &["application/json"])?;
     let auth = match (new.jwks, new.jwks_uri, new.secret) {
         (Some(jwks), None, false) => {
-            AuthChoice::Jwks(serde_json::to_vec(&jwks).map_err(|e| ApiError::malformed_json(e))?)
+            AuthChoice::Jwks(serde_json::to_vec(&jwks).map_err(ApiError::malformed_json)?)
         }
         (None, Some(uri), false) => AuthChoice::JwksUri(uri),
         (None, None, true) => AuthChoice::Secret,
