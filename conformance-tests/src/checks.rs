@@ -255,6 +255,14 @@ async fn par_requires_client_authentication(t: &Target) -> Verdict {
     Ok(())
 }
 
+async fn admin_is_protected(t: &Target) -> Verdict {
+    let a = t.get("/admin/clients").await?;
+    match a.status {
+        StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => Ok(()),
+        other => Err(format!("GET /admin/clients without a token answered {other}")),
+    }
+}
+
 fn outcome(id: &'static str, title: &'static str, verdict: Verdict) -> Outcome {
     match verdict {
         Ok(()) => Outcome {
@@ -363,6 +371,11 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
             "oidc.par_client_auth",
             "POST /par without client authentication is 401 invalid_client",
             par_requires_client_authentication(&t).await,
+        ),
+        outcome(
+            "admin.protected",
+            "the operators' API is not reachable without the operator token",
+            admin_is_protected(&t).await,
         ),
         optional(
             "ops.metrics",
