@@ -259,7 +259,9 @@ async fn admin_is_protected(t: &Target) -> Verdict {
     let a = t.get("/admin/clients").await?;
     match a.status {
         StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => Ok(()),
-        other => Err(format!("GET /admin/clients without a token answered {other}")),
+        other => Err(format!(
+            "GET /admin/clients without a token answered {other}"
+        )),
     }
 }
 
