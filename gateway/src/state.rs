@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::oidc::jwks_fetch::JwksFetcher;
 use crate::signin::{NoSignIn, SessionSource};
 use crate::store::Db;
 
@@ -51,6 +52,7 @@ struct Inner {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionSource>,
+    jwks_fetcher: JwksFetcher,
 }
 
 impl AppState {
@@ -80,8 +82,14 @@ impl AppState {
                 metrics: Metrics::new(),
                 clock,
                 sessions,
+                jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
         }
+    }
+
+    /// Fetches clients' key sets published at a `jwks_uri`.
+    pub fn jwks_fetcher(&self) -> &JwksFetcher {
+        &self.inner.jwks_fetcher
     }
 
     /// Who is signed in.

@@ -93,7 +93,21 @@ pub async fn authenticate(
                     .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_owned))
                     .ok_or_else(|| invalid_client("cannot tell which client this is"))?,
             };
-            let client = load(state, &named).await?;
+            let mut client = load(state, &named).await?;
+            if let eid_core::oidc::ClientAuth::PrivateKeyJwtUri { jwks_uri } = &client.auth {
+                let kid = jws::parse(assertion)
+                    .ok()
+                    .and_then(|t| t.header_str("kid").map(str::to_owned));
+                let jwks = state
+                    .jwks_fetcher()
+                    .get(jwks_uri, kid.as_deref(), state.now())
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(client_id = %client.client_id, error = %e, "client jwks_uri unusable");
+                        invalid_client("the client's jwks_uri cannot be read")
+                    })?;
+                client.auth = eid_core::oidc::ClientAuth::PrivateKeyJwt { jwks };
+            }
             let issuer = state.config().issuer();
             let token_endpoint = format!("{issuer}/token");
             let now = state.now();

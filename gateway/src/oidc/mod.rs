@@ -3,5 +3,6 @@
 //! endpoints.
 
 pub mod client_auth;
+pub mod jwks_fetch;
 pub mod keyring;
 pub mod registry;

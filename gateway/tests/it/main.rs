@@ -7,6 +7,7 @@ mod cert_cli;
 mod cli;
 mod flow;
 mod http;
+mod jwks_uri;
 mod oidc_client;
 mod par;
 mod revocation;
