@@ -62,6 +62,9 @@ pub struct OidcConfig {
     pub id_token_lifetime_secs: u64,
     /// Lifetime of refresh tokens (each use replaces the token).
     pub refresh_token_lifetime_secs: u64,
+    /// Require server-provided nonces in DPoP proofs (RFC 9449 section 8).
+    /// Needs `keys.encryption_key`, from which the nonce key is derived.
+    pub require_dpop_nonce: bool,
     /// Base64 of at least 32 random bytes: keys the pairwise subject
     /// identifiers. Changing it changes every `sub` every department sees.
     /// Set `GATEWAY_OIDC__PAIRWISE_SECRET` from a secret store.
@@ -75,6 +78,7 @@ impl Default for OidcConfig {
             access_token_lifetime_secs: 300,
             id_token_lifetime_secs: 300,
             refresh_token_lifetime_secs: 8 * 3600,
+            require_dpop_nonce: false,
             pairwise_secret: None,
         }
     }
@@ -307,6 +311,12 @@ impl Config {
                 key: "oidc.pairwise_secret",
                 reason: "must be at least 32 bytes, base64-encoded (openssl rand -base64 32)"
                     .to_owned(),
+            });
+        }
+        if self.oidc.require_dpop_nonce && self.keys.encryption_key.is_none() {
+            return Err(ConfigError::Value {
+                key: "oidc.require_dpop_nonce",
+                reason: "needs keys.encryption_key (the nonce key is derived from it)".to_owned(),
             });
         }
         if let Some(token) = &self.admin.token

@@ -37,6 +37,8 @@ pub struct VerifiedProof {
     pub jti: String,
     /// Until when the `jti` must be remembered.
     pub replay_until: OffsetDateTime,
+    /// The proof's `nonce` claim, for servers that check nonces themselves.
+    pub nonce: Option<String>,
 }
 
 /// Why a proof was refused.
@@ -142,12 +144,64 @@ pub fn verify_proof(
         jkt: jwk.thumbprint(),
         jti: jti.to_owned(),
         replay_until: iat + MAX_PROOF_AGE + MAX_PROOF_SKEW,
+        nonce: text("nonce").map(str::to_owned),
     })
+}
+
+/// Stateless server nonces (RFC 9449 section 8): a time bucket and its
+/// HMAC. A nonce is accepted during its bucket and the next, so every
+/// gateway process sharing the key accepts every other's nonces.
+#[derive(Debug)]
+pub struct NonceIssuer {
+    key: ring::hmac::Key,
+    bucket_secs: i64,
+}
+
+impl NonceIssuer {
+    /// Nonces keyed with `secret`, changing every `bucket_secs` seconds.
+    pub fn new(secret: &[u8], bucket_secs: i64) -> Self {
+        Self {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            bucket_secs: bucket_secs.max(1),
+        }
+    }
+
+    fn for_bucket(&self, bucket: i64) -> String {
+        let tag = ring::hmac::sign(&self.key, &bucket.to_be_bytes());
+        format!("{bucket}.{}", URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16]))
+    }
+
+    /// The nonce to hand out at `now`.
+    pub fn current(&self, now: OffsetDateTime) -> String {
+        self.for_bucket(now.unix_timestamp().div_euclid(self.bucket_secs))
+    }
+
+    /// Whether `nonce` was issued in this bucket or the previous one.
+    pub fn accepts(&self, nonce: &str, now: OffsetDateTime) -> bool {
+        let bucket = now.unix_timestamp().div_euclid(self.bucket_secs);
+        [bucket, bucket - 1].iter().any(|b| {
+            crate::secret::constant_time_eq(self.for_bucket(*b).as_bytes(), nonce.as_bytes())
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonces_live_two_buckets_and_need_the_key() {
+        let issuer = NonceIssuer::new(b"secret", 60);
+        let t = OffsetDateTime::from_unix_timestamp(6_000).expect("time");
+        let nonce = issuer.current(t);
+        assert!(issuer.accepts(&nonce, t));
+        assert!(issuer.accepts(&nonce, t + Duration::seconds(119)));
+        assert!(!issuer.accepts(&nonce, t + Duration::seconds(120)));
+        assert!(!issuer.accepts(&nonce, t - Duration::seconds(1)));
+        assert!(!NonceIssuer::new(b"other", 60).accepts(&nonce, t));
+        assert!(!issuer.accepts("100.AAAA", t));
+        assert!(!issuer.accepts("", t));
+    }
 
     #[test]
     fn urls_compare_without_query_and_case_of_host() {

@@ -30,6 +30,8 @@ pub struct ApiError {
     /// OAuth endpoints also send the message as `error_description`
     /// (RFC 6749 5.2), which OAuth client libraries read.
     pub oauth: bool,
+    /// Headers the answer carries (`DPoP-Nonce`, `WWW-Authenticate`, ...).
+    pub headers: Vec<(axum::http::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -40,7 +42,14 @@ impl ApiError {
             code,
             message: message.into(),
             oauth: false,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: axum::http::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// An OAuth 2.0 error (`invalid_request`, `invalid_client`, ...): the
@@ -73,8 +82,11 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let mut response = self.status.into_response();
+        for (name, value) in std::mem::take(&mut self.headers) {
+            response.headers_mut().insert(name, value);
+        }
         response.extensions_mut().insert(self);
         response
     }

@@ -81,6 +81,35 @@ pub async fn dpop_proof(
     };
     let now = state.now();
     let verified = verify_proof(proof, &context, now).map_err(|e| bad(e.to_string()))?;
+    if state.config().oidc.require_dpop_nonce {
+        let issuer = nonce_issuer(state)?;
+        if !verified
+            .nonce
+            .as_deref()
+            .is_some_and(|n| issuer.accepts(n, now))
+        {
+            let status = if access_token.is_some() {
+                axum::http::StatusCode::UNAUTHORIZED
+            } else {
+                axum::http::StatusCode::BAD_REQUEST
+            };
+            let fresh = HeaderValue::from_str(&issuer.current(now))
+                .map_err(|_| ApiError::unavailable("nonce not encodable"))?;
+            let mut error = ApiError::oauth(
+                status,
+                "use_dpop_nonce",
+                "use the DPoP-Nonce header's nonce in the proof",
+            )
+            .with_header(axum::http::HeaderName::from_static("dpop-nonce"), fresh);
+            if access_token.is_some() {
+                error = error.with_header(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("DPoP error=\"use_dpop_nonce\""),
+                );
+            }
+            return Err(error);
+        }
+    }
     match state
         .db()
         .check_and_record("dpop", &verified.jti, verified.replay_until, now)
@@ -90,6 +119,20 @@ pub async fn dpop_proof(
         Ok(Sighting::Replayed) => Err(bad("DPoP proof jti was already used".into())),
         Err(e) => Err(ApiError::unavailable(e)),
     }
+}
+
+/// The DPoP nonce issuer, keyed from the key-encryption key so that every
+/// gateway process accepts every other's nonces.
+fn nonce_issuer(state: &AppState) -> Result<eid_core::oidc::dpop::NonceIssuer, ApiError> {
+    let kek = state
+        .config()
+        .keys
+        .encryption_key
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("keys.encryption_key is not configured"))?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, kek.expose().as_bytes());
+    let derived = ring::hmac::sign(&key, b"dpop-nonce");
+    Ok(eid_core::oidc::dpop::NonceIssuer::new(derived.as_ref(), 60))
 }
 
 /// Reads an `application/x-www-form-urlencoded` body into single-valued

@@ -67,6 +67,15 @@ pub enum Backend {
 /// `None` when the backend is PostgreSQL and no server is configured (the
 /// reason is printed by `support::postgres`).
 async fn setup_on(backend: Backend, signed_in: Option<Authentication>) -> Option<Setup> {
+    setup_with(backend, signed_in, |_| {}).await
+}
+
+/// Like `setup_on`, with a chance to change the configuration.
+async fn setup_with(
+    backend: Backend,
+    signed_in: Option<Authentication>,
+    change: impl FnOnce(&mut gateway::Config),
+) -> Option<Setup> {
     let db = match backend {
         Backend::Sqlite => crate::support::sqlite().await,
         Backend::Postgres => crate::support::postgres().await?,
@@ -78,6 +87,7 @@ async fn setup_on(backend: Backend, signed_in: Option<Authentication>) -> Option
     config.oidc.pairwise_secret = Some(Secret::new(
         "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
     ));
+    change(&mut config);
     let state = AppState::with_parts(
         db.db.clone(),
         config,
@@ -881,6 +891,111 @@ async fn rp_initiated_logout_returns_only_to_registered_uris(backend: Backend) {
     s.db.finish().await;
 }
 
+fn nonce_proof(
+    key: &SigningKey,
+    jwk: &Jwk,
+    method: &str,
+    htu: &str,
+    jti: &str,
+    nonce: &str,
+    ath: Option<&str>,
+) -> String {
+    let mut claims = json!({"jti": jti, "htm": method, "htu": htu,
+        "iat": OffsetDateTime::now_utc().unix_timestamp(), "nonce": nonce});
+    if let Some(token) = ath {
+        claims["ath"] = json!(eid_core::oidc::dpop::access_token_hash(token));
+    }
+    jws::sign_with_header(
+        key,
+        &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}),
+        &claims,
+    )
+    .unwrap()
+}
+
+async fn server_nonces_are_required_when_configured(backend: Backend) {
+    let Some(s) = setup_with(backend, Some(citizen()), |c| {
+        c.oidc.require_dpop_nonce = true
+    })
+    .await
+    else {
+        return;
+    };
+    let dept = department(&s.state).await;
+    let (key, jwk) = keypair();
+    let token_url = format!("{}/token", dept.issuer);
+    let code = code_for(&s, &dept, "p-1").await;
+    let response = send(
+        &s.app,
+        token_request(
+            &dept,
+            &code,
+            VERIFIER,
+            "t-1",
+            Some(dpop(&key, &jwk, &token_url, "d-1")),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let nonce = response.headers()["dpop-nonce"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(body_json(response).await["error"], "use_dpop_nonce");
+    let wrong = nonce_proof(&key, &jwk, "POST", &token_url, "d-2", "123.forged", None);
+    let response = send(
+        &s.app,
+        token_request(&dept, &code, VERIFIER, "t-2", Some(wrong)),
+    )
+    .await;
+    assert_eq!(body_json(response).await["error"], "use_dpop_nonce");
+    let right = nonce_proof(&key, &jwk, "POST", &token_url, "d-3", &nonce, None);
+    let response = send(
+        &s.app,
+        token_request(&dept, &code, VERIFIER, "t-3", Some(right)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let access = body_json(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let userinfo_url = format!("{}/userinfo", dept.issuer);
+    let plain = userinfo_proof(&key, &jwk, &dept.issuer, &access, "u-1");
+    let request = Request::get("/userinfo")
+        .header(header::AUTHORIZATION, format!("DPoP {access}"))
+        .header("dpop", plain)
+        .body(Body::empty())
+        .unwrap();
+    let response = send(&s.app, request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("use_dpop_nonce")
+    );
+    let nonce = response.headers()["dpop-nonce"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let proof = nonce_proof(
+        &key,
+        &jwk,
+        "GET",
+        &userinfo_url,
+        "u-2",
+        &nonce,
+        Some(&access),
+    );
+    assert_eq!(
+        userinfo(&s, &access, Some(proof), "DPoP").await.0,
+        StatusCode::OK
+    );
+    s.db.finish().await;
+}
+
 /// Every case on SQLite and on PostgreSQL.
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -904,6 +1019,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    server_nonces_are_required_when_configured,
     rp_initiated_logout_returns_only_to_registered_uris,
     refresh_tokens_rotate_and_replay_revokes_the_family,
     revocation_revokes_the_family_of_the_clients_own_tokens,
