@@ -95,6 +95,7 @@ async fn database(url: &str) -> (Db, Config) {
 
 fn run_backend(name: &str, url: String, exchanges: usize) {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("gw-server")
         .enable_all()
         .build()
         .unwrap();
@@ -236,6 +237,7 @@ fn run_backend(name: &str, url: String, exchanges: usize) {
         })
         .collect();
 
+    let cpu_before = server_cpu_seconds();
     let latencies = client_rt.block_on(async {
         let queue = Arc::new(std::sync::Mutex::new(requests));
         let started = Instant::now();
@@ -272,6 +274,7 @@ fn run_backend(name: &str, url: String, exchanges: usize) {
         (started.elapsed(), all)
     });
     let (elapsed, mut lat) = latencies;
+    let server_cpu = server_cpu_seconds() - cpu_before;
     lat.sort();
     let rate = exchanges as f64 / elapsed.as_secs_f64();
     let cores = std::thread::available_parallelism()
@@ -279,15 +282,44 @@ fn run_backend(name: &str, url: String, exchanges: usize) {
         .unwrap_or(1);
     println!(
         "{name}: {exchanges} exchanges in {:.2} s = {rate:.0}/s ({:.0}/s per core, {cores} cores shared with the load generator); \
+         gateway threads used {server_cpu:.2} CPU-s = {:.0} exchanges per gateway CPU-second; \
          latency p50 {:.1} ms, p99 {:.1} ms, concurrency {CONCURRENCY} (codes prepared in {:.1} s)",
         elapsed.as_secs_f64(),
         rate / cores as f64,
+        exchanges as f64 / server_cpu.max(1e-9),
         lat[lat.len() / 2].as_secs_f64() * 1e3,
         lat[lat.len() * 99 / 100].as_secs_f64() * 1e3,
         prepare.as_secs_f64(),
     );
     let _ = stop.send(());
     server_rt.block_on(server).unwrap();
+}
+
+/// CPU time (user + system) of the gateway's threads in this process: the
+/// server runtime's workers (`gw-server*`) and the SQLite driver's
+/// connection threads (`sqlx*`). The load generator runs on the main thread
+/// and is not counted; neither is the PostgreSQL server, a process of its own.
+fn server_cpu_seconds() -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !(comm.starts_with("gw-server") || comm.starts_with("sqlx")) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After the ")" that ends the command name: utime is field 12, stime 13.
+        if let Some((_, rest)) = stat.rsplit_once(')') {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0);
+            let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+            total += utime + stime;
+        }
+    }
+    total as f64 / ticks
 }
 
 /// The cryptographic steps of one exchange, on their own.
