@@ -109,19 +109,9 @@ pub enum AlgArg {
     Eddsa,
 }
 
-async fn open(config: &Config) -> Result<Db, Failure> {
-    let db = Db::connect(&config.database)
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    db.migrate()
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    Ok(db)
-}
-
 /// Runs `gateway client ...`.
 pub async fn client(config: Config, command: ClientCommand) -> Result<(), Failure> {
-    let db = open(&config).await?;
+    let db = crate::run::open_db(&config).await?;
     let now = time::OffsetDateTime::now_utc();
     let result = match command {
         ClientCommand::Add(args) => add(&db, args, now).await,
@@ -225,7 +215,7 @@ pub async fn keys_command(config: Config, command: KeysCommand) -> Result<(), Fa
     match command {
         KeysCommand::Rotate { alg } => {
             let kek = kek(&config)?;
-            let db = open(&config).await?;
+            let db = crate::run::open_db(&config).await?;
             let alg = match alg {
                 AlgArg::Es256 => Alg::Es256,
                 AlgArg::Eddsa => Alg::EdDsa,
@@ -246,7 +236,7 @@ pub async fn keys_command(config: Config, command: KeysCommand) -> Result<(), Fa
             Ok(())
         }
         KeysCommand::List => {
-            let db = open(&config).await?;
+            let db = crate::run::open_db(&config).await?;
             let all = db.list_keys().await;
             db.close().await;
             let all = all.map_err(|e| Failure::Runtime(e.to_string()))?;

@@ -99,7 +99,7 @@ fn load_config(arg: &ConfigArg, listen: Option<SocketAddr>) -> Result<Config, Fa
 }
 
 /// Connects and migrates.
-async fn open_db(config: &Config) -> Result<Db, Failure> {
+pub(crate) async fn open_db(config: &Config) -> Result<Db, Failure> {
     let db = Db::connect(&config.database)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
