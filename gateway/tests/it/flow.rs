@@ -1031,3 +1031,89 @@ on_both_backends!(
     prompt_none_without_a_session_redirects_login_required,
     discovery_describes_the_fapi_provider,
 );
+
+/// A clock the test moves.
+#[derive(Debug)]
+struct Settable(std::sync::Mutex<OffsetDateTime>);
+
+impl gateway::state::Clock for Settable {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn request_uris_and_codes_expire() {
+    let db = crate::support::sqlite().await;
+    let mut config = db.config.clone();
+    config.keys.encryption_key = Some(Secret::new(
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+    ));
+    config.oidc.pairwise_secret = Some(Secret::new(
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
+    ));
+    let clock = Arc::new(Settable(std::sync::Mutex::new(OffsetDateTime::now_utc())));
+    let state = AppState::with_parts(
+        db.db.clone(),
+        config,
+        clock.clone(),
+        Arc::new(SignedIn(Some(citizen()), Default::default())),
+    );
+    let kek = KeyEncryptionKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap();
+    gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
+        .await
+        .unwrap();
+    let s = Setup {
+        app: gateway::app(state.clone()),
+        state,
+        db,
+    };
+    let dept = department(&s.state).await;
+
+    // A request_uri older than 60 s is refused.
+    let request_uri = push(&s, &dept, "p-1", &[]).await;
+    *clock.0.lock().unwrap() += time::Duration::seconds(61);
+    let (status, _) = authorize(&s, &dept, &request_uri).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A code older than 60 s is refused; the assertion and proof of the
+    // late token request are dated by the test clock.
+    *clock.0.lock().unwrap() = OffsetDateTime::now_utc();
+    let code = code_for(&s, &dept, "p-2").await;
+    let later = OffsetDateTime::now_utc() + time::Duration::seconds(61);
+    *clock.0.lock().unwrap() = later;
+    let t = later.unix_timestamp();
+    let a = jws::sign(
+        &dept.key,
+        "JWT",
+        &json!({"iss": dept.client_id, "sub": dept.client_id, "aud": dept.issuer,
+                "iat": t, "exp": t + 60, "jti": "late"}),
+    )
+    .unwrap();
+    let (key, jwk) = keypair();
+    let proof = jws::sign_with_header(
+        &key,
+        &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}),
+        &json!({"jti": "late-dpop", "htm": "POST", "htu": format!("{}/token", dept.issuer), "iat": t}),
+    )
+    .unwrap();
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", "https://lands.gov.hk/cb"),
+        ("code_verifier", VERIFIER),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", &a),
+    ]);
+    let request = Request::post("/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("dpop", proof)
+        .body(Body::from(body))
+        .unwrap();
+    let response = send(&s.app, request).await;
+    assert_eq!(body_json(response).await["error"], "invalid_grant");
+    s.db.finish().await;
+}
