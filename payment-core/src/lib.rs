@@ -1,8 +1,13 @@
 //! Payment domain of the eID and e-payment gateway.
 //!
 //! Money, bills, the payment state machine, FPS QR codes, provider adapters
-//! and routing will live here (see `DESIGN.md`). Like `eid-core`, this crate
+//! and routing live here (see `DESIGN.md`). Like `eid-core`, this crate
 //! depends on neither an HTTP framework nor a database driver.
 //!
-//! The crate is deliberately empty in the foundation: its capabilities arrive
-//! with the `payment-core` issue.
+//! Available so far: [`money`] (HKD amounts) and [`fps`] (the EMVCo
+//! merchant-presented QR payload of Hong Kong's Faster Payment System).
+
+pub mod fps;
+pub mod money;
+
+pub use money::{Money, MoneyError};

@@ -1,0 +1,5 @@
+//! payment-core integration tests (one binary, DESIGN.md convention 9).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod fps;
