@@ -29,6 +29,8 @@ pub enum Command {
     Client(crate::oidc_cmd::ClientArgs),
     /// Rotate and list the OIDC signing keys.
     Keys(crate::oidc_cmd::KeysArgs),
+    /// Encode and decode FPS payment QR codes.
+    Qr(crate::qr_cmd::QrArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.

@@ -78,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             telemetry::init(&config.log);
             crate::oidc_cmd::keys_command(config, args.command).await
         }
+        Command::Qr(args) => crate::qr_cmd::run(&args.command),
         Command::Migrate(args) => {
             let config = load_config(&args, None)?;
             telemetry::init(&config.log);

@@ -8,6 +8,7 @@
 //! merchant-presented QR payload of Hong Kong's Faster Payment System).
 
 pub mod fps;
+pub mod fps_render;
 pub mod money;
 
 pub use money::{Money, MoneyError};

@@ -105,6 +105,11 @@ impl Money {
         Ok(money)
     }
 
+    /// Parses a positive amount up to [`DEFAULT_MAX`].
+    pub fn parse_positive_default(text: &str) -> Result<Money, MoneyError> {
+        Self::parse_positive(text, DEFAULT_MAX)
+    }
+
     /// From a whole number of cents.
     pub fn from_cents(cents: u64) -> Result<Money, MoneyError> {
         let cents = i64::try_from(cents).map_err(|_| MoneyError::Overflow)?;

@@ -654,3 +654,86 @@ fn key_rotation_needs_the_encryption_key() {
     assert_eq!(keys[1]["alg"], "EdDSA");
     assert!(keys[0]["signing_until"].is_string());
 }
+
+#[test]
+fn qr_encode_and_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../payment-core/tests/golden/dynamic-fps-id.txt"
+    ))
+    .unwrap()
+    .trim()
+    .to_owned();
+    let mut command = gateway(dir.path());
+    command.args([
+        "qr",
+        "encode",
+        "--fps-id",
+        "1234567",
+        "--amount",
+        "1234.5",
+        "--name",
+        "WATER SUPPLIES DEPT",
+        "--bill",
+        "BILL-2026-000123",
+        "--reference",
+        "REF123456",
+        "--svg",
+        "code.svg",
+        "--png",
+        "code.png",
+    ]);
+    let output = run(command);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), golden);
+    assert!(
+        std::fs::read_to_string(dir.path().join("code.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    assert!(
+        std::fs::read(dir.path().join("code.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
+
+    let mut command = gateway(dir.path());
+    command.args(["qr", "decode", &golden]);
+    let output = run(command);
+    assert!(output.status.success());
+    let fields: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(fields["amount"], "1234.50");
+    assert_eq!(fields["proxy"]["fps_id"], "1234567");
+
+    let corrupted = format!("{}0", &golden[..golden.len() - 1]);
+    for bad in [corrupted.as_str(), "000201", "hello", ""] {
+        let mut command = gateway(dir.path());
+        command.args(["qr", "decode", bad]);
+        let output = run(command);
+        assert_eq!(output.status.code(), Some(1), "{bad}: {output:?}");
+        let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(verdict["valid"], false);
+    }
+    for args in [
+        &["qr", "encode", "--name", "X"][..],
+        &["qr", "encode", "--fps-id", "12", "--name", "X"],
+        &[
+            "qr", "encode", "--fps-id", "1234567", "--name", "X", "--amount", "-5",
+        ],
+        &[
+            "qr",
+            "encode",
+            "--fps-id",
+            "1234567",
+            "--mobile",
+            "+852-91234567",
+            "--name",
+            "X",
+        ],
+    ] {
+        let mut command = gateway(dir.path());
+        command.args(args);
+        assert_eq!(run(command).status.code(), Some(2), "{args:?}");
+    }
+}
