@@ -22,7 +22,7 @@ pub struct QrArgs {
 #[derive(Debug, Subcommand)]
 pub enum QrCommand {
     /// Print an FPS payload (and optionally write it as SVG or PNG).
-    Encode(EncodeArgs),
+    Encode(Box<EncodeArgs>),
     /// Print a payload's fields as JSON; exit 1 when it is not a valid FPS code.
     Decode {
         /// The payload text.
