@@ -10,7 +10,27 @@
 
 pub mod fps;
 pub mod fps_render;
+pub mod idempotency;
 pub mod money;
 pub mod payment;
 
 pub use money::{Money, MoneyError};
+
+/// A storage backend failed to answer a storage trait call (the detail is
+/// for the operator's log).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend is unreachable or timed out; retrying may succeed.
+    #[error("storage unavailable: {detail}")]
+    Unavailable {
+        /// What the backend said.
+        detail: String,
+    },
+    /// The backend refused; retrying will not help.
+    #[error("storage failure: {detail}")]
+    Backend {
+        /// What the backend said.
+        detail: String,
+    },
+}

@@ -23,6 +23,7 @@ use crate::config::DatabaseConfig;
 
 pub mod clients;
 pub mod grants;
+pub mod idempotency;
 pub mod keys;
 pub mod meta;
 pub mod par;

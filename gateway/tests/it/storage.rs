@@ -56,6 +56,7 @@ storage_suite!(
     pushed_requests_are_taken_once_before_expiry,
     codes_are_redeemed_once_and_reuse_names_the_family,
     access_tokens_expire_and_families_are_revoked,
+    idempotency_keys_replay_refuse_mismatches_and_serialise,
 );
 
 async fn migrations_are_idempotent(db: &Db) {
@@ -478,4 +479,70 @@ async fn access_tokens_expire_and_families_are_revoked(db: &Db) {
     assert_eq!(db.revoke_family("fam-1").await.unwrap(), 2);
     assert_eq!(db.get_access_token("t-2", T0).await.unwrap(), None);
     assert!(db.get_access_token("t-3", T0).await.unwrap().is_some());
+}
+
+async fn idempotency_keys_replay_refuse_mismatches_and_serialise(db: &Db) {
+    use payment_core::idempotency::{Begin, IdempotencyKey, IdempotencyStore, StoredResponse};
+    let key = IdempotencyKey::new("dept", "create_bill", "k-1").unwrap();
+    assert_eq!(db.begin(&key, b"hash-a", T0).await.unwrap(), Begin::Proceed);
+    assert_eq!(
+        db.begin(&key, b"hash-a", T0).await.unwrap(),
+        Begin::InProgress
+    );
+    assert_eq!(
+        db.begin(&key, b"hash-b", T0).await.unwrap(),
+        Begin::Mismatch
+    );
+    let response = StoredResponse {
+        status: 201,
+        body: b"{\"id\":\"bill-1\"}".to_vec(),
+    };
+    db.complete(&key, &response).await.unwrap();
+    assert_eq!(
+        db.begin(&key, b"hash-a", T0).await.unwrap(),
+        Begin::Replay(response.clone())
+    );
+    assert_eq!(
+        db.begin(&key, b"hash-b", T0).await.unwrap(),
+        Begin::Mismatch
+    );
+    db.abandon(&key).await.unwrap();
+    assert_eq!(
+        db.begin(&key, b"hash-a", T0).await.unwrap(),
+        Begin::Replay(response),
+        "completed keys stay"
+    );
+    // Scoped per department and operation.
+    let other_department = IdempotencyKey::new("dept-2", "create_bill", "k-1").unwrap();
+    assert_eq!(
+        db.begin(&other_department, b"hash-b", T0).await.unwrap(),
+        Begin::Proceed
+    );
+    let other_operation = IdempotencyKey::new("dept", "refund", "k-1").unwrap();
+    assert_eq!(
+        db.begin(&other_operation, b"hash-b", T0).await.unwrap(),
+        Begin::Proceed
+    );
+    // An abandoned claim can be retried.
+    db.abandon(&other_operation).await.unwrap();
+    assert_eq!(
+        db.begin(&other_operation, b"hash-c", T0).await.unwrap(),
+        Begin::Proceed
+    );
+    // Concurrent first uses: exactly one proceeds.
+    let key = IdempotencyKey::new("dept", "create_bill", "race").unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            let key = key.clone();
+            tokio::spawn(async move { db.begin(&key, b"h", T0).await.unwrap() })
+        })
+        .collect();
+    let mut proceeded = 0;
+    for task in tasks {
+        if task.await.unwrap() == Begin::Proceed {
+            proceeded += 1;
+        }
+    }
+    assert_eq!(proceeded, 1);
 }
