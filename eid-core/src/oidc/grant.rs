@@ -90,7 +90,7 @@ pub enum Redemption {
     Unknown,
 }
 
-/// An access token, as stored (under the hash of the token).
+/// An access token (or a refresh token), as stored under the token's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessGrant {
     /// The tokens issued together (revoked together).
@@ -107,22 +107,9 @@ pub struct AccessGrant {
     pub expires_at: OffsetDateTime,
 }
 
-/// A refresh token, as stored (under the hash of the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefreshGrant {
-    /// The tokens issued together (revoked together).
-    pub family: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// The pairwise subject.
-    pub subject: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// The DPoP key it is bound to, when the client uses DPoP.
-    pub jkt: Option<String>,
-    /// Expiry.
-    pub expires_at: OffsetDateTime,
-}
+/// A refresh token, as stored: the same facts as an access token, with the
+/// refresh token's own expiry.
+pub type RefreshGrant = AccessGrant;
 
 /// What using a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eid_core::oidc::authz::{ACR_VALUES, AuthorizationRequest, ParStore, Prompt, UI_LOCALES};
 use eid_core::oidc::grant::{
-    AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, RefreshGrant, RefreshUse,
-    handle_hash, pairwise_subject, pkce_s256_matches,
+    AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, RefreshUse, handle_hash,
+    pairwise_subject, pkce_s256_matches,
 };
 use eid_core::oidc::{ClientStore, KeyEncryptionKey, KeyStore, jws, keys};
 use ring::rand::SecureRandom;
@@ -325,34 +325,23 @@ async fn issue_tokens(
     let config = state.config();
     let access_token = random_handle()?;
     let refresh_token = random_handle()?;
+    let mut grant = AccessGrant {
+        family: family.to_owned(),
+        client_id: client_id.to_owned(),
+        subject: subject.to_owned(),
+        scopes: scopes.to_vec(),
+        jkt: jkt.map(str::to_owned),
+        expires_at: now + seconds(config.oidc.access_token_lifetime_secs),
+    };
     state
         .db()
-        .insert_access_token(
-            &handle_hash(&access_token),
-            &AccessGrant {
-                family: family.to_owned(),
-                client_id: client_id.to_owned(),
-                subject: subject.to_owned(),
-                scopes: scopes.to_vec(),
-                jkt: jkt.map(str::to_owned),
-                expires_at: now + seconds(config.oidc.access_token_lifetime_secs),
-            },
-        )
+        .insert_access_token(&handle_hash(&access_token), &grant)
         .await
         .map_err(ApiError::unavailable)?;
+    grant.expires_at = now + seconds(config.oidc.refresh_token_lifetime_secs);
     state
         .db()
-        .insert_refresh_token(
-            &handle_hash(&refresh_token),
-            &RefreshGrant {
-                family: family.to_owned(),
-                client_id: client_id.to_owned(),
-                subject: subject.to_owned(),
-                scopes: scopes.to_vec(),
-                jkt: jkt.map(str::to_owned),
-                expires_at: now + seconds(config.oidc.refresh_token_lifetime_secs),
-            },
-        )
+        .insert_refresh_token(&handle_hash(&refresh_token), &grant)
         .await
         .map_err(ApiError::unavailable)?;
     Ok((access_token, refresh_token))
