@@ -13,6 +13,7 @@ pub mod fps_render;
 pub mod idempotency;
 pub mod money;
 pub mod payment;
+pub mod webhook;
 
 pub use money::{Money, MoneyError};
 

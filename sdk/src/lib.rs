@@ -21,6 +21,8 @@
 
 use std::time::Duration;
 
+pub mod webhook;
+
 use serde::{Deserialize, Serialize};
 
 /// The header in which the gateway returns each request's id. Quote it when
