@@ -140,15 +140,11 @@ impl ClientStore for Db {
 
     async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
-        let row = with_pool!(self, pool => match sqlx::query(&sql)
+        let row = with_pool!(self, pool => sqlx::query(&sql)
             .bind(client_id)
             .fetch_optional(pool)
             .await
-        {
-            Ok(Some(row)) => client_row!(row).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+            .and_then(|row| row.map(|row| client_row!(row)).transpose()))
         .map_err(store_error)?;
         row.map(ClientRow::into_client).transpose()
     }

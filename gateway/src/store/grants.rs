@@ -46,19 +46,16 @@ impl GrantStore for Db {
         &self,
         code_hash: &str,
     ) -> Result<Option<(CodeGrant, Option<String>)>, StoreError> {
-        let row = with_pool!(self, pool => match sqlx::query(
+        let row = with_pool!(self, pool => sqlx::query(
             "SELECT grant_json, family FROM auth_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => (|| -> Result<_, sqlx::Error> {
-                Ok(Some((row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?)))
-            })(),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| {
+            row.map(|row| Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?)))
+                .transpose()
+        }))
         .map_err(store_error)?;
         row.map(|(json, family)| Ok((from_json(&json, "auth_codes.grant_json")?, family)))
             .transpose()
@@ -71,7 +68,7 @@ impl GrantStore for Db {
         family: &str,
         now: OffsetDateTime,
     ) -> Result<Redemption, StoreError> {
-        let claimed = with_pool!(self, pool => match sqlx::query(
+        let claimed = with_pool!(self, pool => sqlx::query(
             "UPDATE auth_codes SET used_at = $1, family = $2 \
              WHERE code_hash = $3 AND client_id = $4 AND used_at IS NULL AND expires_at > $1 \
              RETURNING grant_json",
@@ -82,11 +79,7 @@ impl GrantStore for Db {
         .bind(client_id)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         if let Some(json) = claimed {
             return Ok(Redemption::Granted(from_json(
@@ -126,7 +119,7 @@ impl GrantStore for Db {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Option<AccessGrant>, StoreError> {
-        let json = with_pool!(self, pool => match sqlx::query(
+        let json = with_pool!(self, pool => sqlx::query(
             "SELECT grant_json FROM access_tokens \
              WHERE token_hash = $1 AND revoked = $2 AND expires_at > $3",
         )
@@ -135,11 +128,7 @@ impl GrantStore for Db {
         .bind(to_unix(now))
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         json.map(|j| from_json(&j, "access_tokens.grant_json"))
             .transpose()
@@ -194,7 +183,7 @@ impl GrantStore for Db {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> Result<RefreshUse, StoreError> {
-        let spent = with_pool!(self, pool => match sqlx::query(
+        let spent = with_pool!(self, pool => sqlx::query(
             "UPDATE refresh_tokens SET used = $1 \
              WHERE token_hash = $2 AND used = $3 AND revoked = $3 AND expires_at > $4 \
              RETURNING grant_json",
@@ -205,11 +194,7 @@ impl GrantStore for Db {
         .bind(to_unix(now))
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         if let Some(json) = spent {
             return Ok(RefreshUse::Fresh(Box::new(from_json(
@@ -217,18 +202,14 @@ impl GrantStore for Db {
                 "refresh_tokens.grant_json",
             )?)));
         }
-        let used_family = with_pool!(self, pool => match sqlx::query(
+        let used_family = with_pool!(self, pool => sqlx::query(
             "SELECT family FROM refresh_tokens WHERE token_hash = $1 AND used = $2",
         )
         .bind(token_hash)
         .bind(true)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         Ok(match used_family {
             Some(family) => RefreshUse::Reused { family },
@@ -237,34 +218,27 @@ impl GrantStore for Db {
     }
 
     async fn token_family(&self, token_hash: &str) -> Result<Option<(String, String)>, StoreError> {
-        let found = with_pool!(self, pool => match sqlx::query(
+        let found = with_pool!(self, pool => sqlx::query(
             "SELECT family, client_id FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => (|| -> Result<_, sqlx::Error> {
-                Ok(Some((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?)))
-            })(),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| {
+            row.map(|row| Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?)))
+                .transpose()
+        }))
         .map_err(store_error)?;
         if found.is_some() {
             return Ok(found);
         }
-        let json = with_pool!(self, pool => match sqlx::query(
+        let json = with_pool!(self, pool => sqlx::query(
             "SELECT grant_json FROM access_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         json.map(|j| {
             from_json::<AccessGrant>(&j, "access_tokens.grant_json")

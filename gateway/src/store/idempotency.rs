@@ -39,7 +39,7 @@ impl IdempotencyStore for Db {
         if claimed {
             return Ok(Begin::Proceed);
         }
-        let row = with_pool!(self, pool => match sqlx::query(
+        let row = with_pool!(self, pool => sqlx::query(
             "SELECT request_hash, status, body FROM idempotency_keys \
              WHERE department = $1 AND operation = $2 AND key = $3",
         )
@@ -48,17 +48,16 @@ impl IdempotencyStore for Db {
         .bind(&key.key)
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => (|| -> Result<_, sqlx::Error> {
-                Ok(Some((
+        .and_then(|row| {
+            row.map(|row| {
+                Ok::<_, sqlx::Error>((
                     row.try_get::<Vec<u8>, _>(0)?,
                     row.try_get::<Option<i32>, _>(1)?,
                     row.try_get::<Option<Vec<u8>>, _>(2)?,
-                )))
-            })(),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+                ))
+            })
+            .transpose()
+        }))
         .map_err(store_error)?;
         Ok(match row {
             // Abandoned in between: the caller may try again.

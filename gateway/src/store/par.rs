@@ -39,7 +39,7 @@ impl ParStore for Db {
         now: OffsetDateTime,
     ) -> Result<Option<AuthorizationRequest>, StoreError> {
         // One statement: of two concurrent takers, one gets the row.
-        let json = with_pool!(self, pool => match sqlx::query(
+        let json = with_pool!(self, pool => sqlx::query(
             "DELETE FROM par_requests WHERE request_uri = $1 AND client_id = $2 AND expires_at > $3 \
              RETURNING request",
         )
@@ -48,11 +48,7 @@ impl ParStore for Db {
         .bind(to_unix(now))
         .fetch_optional(pool)
         .await
-        {
-            Ok(Some(row)) => row.try_get::<String, _>(0).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        })
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)?;
         json.map(|text| {
             serde_json::from_str(&text).map_err(|e| StoreError::InvalidValue {
