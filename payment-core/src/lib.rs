@@ -8,6 +8,7 @@
 //! attempts and their state machine) and [`fps`] (the EMVCo
 //! merchant-presented QR payload of Hong Kong's Faster Payment System).
 
+pub mod bill;
 pub mod fps;
 pub mod fps_render;
 pub mod idempotency;
@@ -16,6 +17,17 @@ pub mod payment;
 pub mod webhook;
 
 pub use money::{Money, MoneyError};
+
+/// Hong Kong's offset from UTC: +08:00 all year (no daylight saving).
+pub const HONG_KONG: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => time::UtcOffset::UTC,
+};
+
+/// The date in Hong Kong at `now`.
+pub fn hong_kong_date(now: time::OffsetDateTime) -> time::Date {
+    now.to_offset(HONG_KONG).date()
+}
 
 /// A storage backend failed to answer a storage trait call (the detail is
 /// for the operator's log).
