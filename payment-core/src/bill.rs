@@ -302,7 +302,8 @@ mod tests {
 
     #[test]
     fn bad_bills_are_refused_with_the_reason() {
-        let cases: Vec<(fn(&mut BillRequest), BillError)> = vec![
+        type Change = fn(&mut BillRequest);
+        let cases: Vec<(Change, BillError)> = vec![
             (|r| r.reference = String::new(), BillError::BadReference),
             (|r| r.reference = "A".repeat(26), BillError::BadReference),
             (

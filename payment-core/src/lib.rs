@@ -8,6 +8,7 @@
 //! attempts and their state machine) and [`fps`] (the EMVCo
 //! merchant-presented QR payload of Hong Kong's Faster Payment System).
 
+pub mod adapters;
 pub mod bill;
 pub mod fps;
 pub mod fps_render;
