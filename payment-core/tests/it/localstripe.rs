@@ -13,6 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// A received webhook: headers (names lowercase) and body.
+pub type Received = (Vec<(String, String)>, Vec<u8>);
+
 /// A running emulator; killed on drop.
 pub struct LocalStripe {
     child: Child,

@@ -15,7 +15,7 @@ use payment_core::bill::Bilingual;
 use payment_core::payment::{BillPayments, BillState, Outcome};
 use time::OffsetDateTime;
 
-use crate::localstripe::{LocalStripe, black_hole, free_port};
+use crate::localstripe::{LocalStripe, Received, black_hole, free_port};
 
 const SECRET: &str = "whsec_gateway_test";
 
@@ -56,9 +56,9 @@ fn request(attempt: &str, payment_method: Option<String>) -> StartRequest {
 /// The next webhook about a payment; the emulator's other events
 /// (`balance.available`, ...) must verify and be ignored on the way.
 async fn next_webhook(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(Vec<(String, String)>, Vec<u8>)>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Received>,
     provider: &impl PaymentProvider,
-) -> (Vec<(String, String)>, Vec<u8>) {
+) -> Received {
     loop {
         let (headers, body) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
             .await
