@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod fps;
+mod fps_adapter;
 mod localstripe;
 mod payment;
+mod pps_adapter;
 mod stripe;

@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::transformers::{CreditNotification, CreditStatus};
 use super::{CollectingBank, SIGNATURE_HEADER};
@@ -61,6 +60,19 @@ pub enum SandboxError {
     /// Past its expiry.
     #[error("the code has expired")]
     Expired,
+}
+
+/// `YYMMDDhhmmss`, Hong Kong time, this century.
+fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
+    let part = |i: usize| text.get(i..i + 2)?.parse::<u8>().ok();
+    let date = Date::from_calendar_date(
+        2000 + i32::from(part(0)?),
+        Month::try_from(part(2)?).ok()?,
+        part(4)?,
+    )
+    .ok()?;
+    let time = Time::from_hms(part(6)?, part(8)?, part(10)?).ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_offset(crate::HONG_KONG))
 }
 
 /// One notification ready to POST.
@@ -130,11 +142,7 @@ impl SandboxBank {
             return Err(SandboxError::NotPayable);
         };
         if let Some(expiry) = &code.expiry {
-            let format =
-                format_description!("[year repr:last_two][month][day][hour][minute][second]");
-            let at = PrimitiveDateTime::parse(expiry, &format)
-                .map_err(|_| SandboxError::NotPayable)?
-                .assume_offset(crate::HONG_KONG);
+            let at = parse_expiry(expiry).ok_or(SandboxError::NotPayable)?;
             if now > at {
                 return Err(SandboxError::Expired);
             }
