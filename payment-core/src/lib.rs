@@ -15,6 +15,7 @@ pub mod fps_render;
 pub mod idempotency;
 pub mod money;
 pub mod payment;
+pub mod routing;
 pub mod webhook;
 
 pub use money::{Money, MoneyError};

@@ -7,4 +7,5 @@ mod fps_adapter;
 mod localstripe;
 mod payment;
 mod pps_adapter;
+mod routing;
 mod stripe;
