@@ -4,17 +4,24 @@
 //! and routing live here (see `DESIGN.md`). Like `eid-core`, this crate
 //! depends on neither an HTTP framework nor a database driver.
 //!
-//! Available so far: [`money`] (HKD amounts), [`payment`] (a bill's
-//! attempts and their state machine) and [`fps`] (the EMVCo
-//! merchant-presented QR payload of Hong Kong's Faster Payment System).
+//! - [`money`]: HKD amounts; [`bill`]: a department's bill;
+//! - [`payment`]: a bill's attempts and their state machine;
+//! - [`fps`], [`fps_render`]: the EMVCo merchant-presented QR payload of
+//!   Hong Kong's Faster Payment System, and its rendering;
+//! - [`adapters`]: FPS, PPS, card and e-wallet providers behind one trait,
+//!   with sandboxes; [`routing`]: which provider takes a payment;
+//! - [`ledger`], [`reconcile`]: double-entry books and settlement files;
+//! - [`idempotency`], [`webhook`]: idempotency keys and webhook signing.
 
 pub mod adapters;
 pub mod bill;
 pub mod fps;
 pub mod fps_render;
 pub mod idempotency;
+pub mod ledger;
 pub mod money;
 pub mod payment;
+pub mod reconcile;
 pub mod routing;
 pub mod webhook;
 

@@ -172,6 +172,12 @@ impl FromStr for Money {
     }
 }
 
+impl Default for Money {
+    fn default() -> Self {
+        Money::ZERO
+    }
+}
+
 impl Serialize for Money {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

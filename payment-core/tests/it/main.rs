@@ -4,6 +4,7 @@
 
 mod fps;
 mod fps_adapter;
+mod ledger;
 mod localstripe;
 mod payment;
 mod pps_adapter;

@@ -7,7 +7,7 @@ use payment_core::payment::{
 };
 use proptest::prelude::*;
 
-fn money(text: &str) -> Money {
+pub(crate) fn money(text: &str) -> Money {
     Money::parse(text).unwrap()
 }
 
@@ -165,14 +165,14 @@ fn illegal_transitions_are_errors() {
 }
 
 #[derive(Debug, Clone)]
-enum Step {
+pub(crate) enum Step {
     NewAttempt,
     Event(usize, u8, u8),
     Cancel,
     Expire,
 }
 
-fn step() -> impl Strategy<Value = Step> {
+pub(crate) fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         1 => Just(Step::NewAttempt),
         8 => (0usize..4, 0u8..6, 0u8..3).prop_map(|(a, e, n)| Step::Event(a, e, n)),
