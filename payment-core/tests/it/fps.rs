@@ -260,3 +260,21 @@ proptest! {
         let _ = FpsCode::decode(&input);
     }
 }
+
+#[test]
+fn payloads_from_other_encoders_decode() {
+    let odoo = FpsCode::decode(&golden("real-odoo-l10n-hk.txt")).unwrap();
+    assert_eq!(odoo.initiation, Initiation::Dynamic);
+    assert_eq!(odoo.proxy, Proxy::Mobile("+852-67891234".into()));
+    assert_eq!(odoo.amount, Some(Money::parse("100").unwrap()));
+    assert_eq!(odoo.merchant_name, "company_1_data");
+    assert_eq!(odoo.reference.as_deref(), Some("INV/TEST/0001"));
+    let js = FpsCode::decode(&golden("real-fps-generator-js.txt")).unwrap();
+    assert_eq!(js.amount, Some(Money::parse("100.50").unwrap()));
+    assert_eq!(js.proxy, Proxy::Mobile("+852-91234567".into()));
+    assert_eq!(js.merchant_name, "TestMerchant");
+    // One flipped digit anywhere breaks the CRC.
+    let mut corrupted = golden("real-odoo-l10n-hk.txt").into_bytes();
+    corrupted[40] = if corrupted[40] == b'1' { b'2' } else { b'1' };
+    assert!(FpsCode::decode(std::str::from_utf8(&corrupted).unwrap()).is_err());
+}

@@ -8,5 +8,6 @@ mod ledger;
 mod localstripe;
 mod payment;
 mod pps_adapter;
+mod qr_independent;
 mod routing;
 mod stripe;
