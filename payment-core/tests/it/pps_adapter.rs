@@ -191,3 +191,34 @@ async fn pps_has_no_enquiry_or_refund_call() {
     let error = provider.refund(&refund).await.unwrap_err();
     assert!(!error.failover_allowed() && !error.may_have_moved_money());
 }
+
+/// PPS has no enquiry: a citizen who never comes back leaves the attempt to
+/// expire; a result that turns up later (within the tolerance) is still
+/// recorded, since the money was taken, and flagged for refund.
+#[tokio::test]
+async fn no_result_means_expiry_and_a_late_result_is_flagged() {
+    let (provider, pps) = setup();
+    let (url, reference) = redirect(&provider, "att-pps-0000000005").await;
+    let mut bill = BillPayments::new(Money::parse("2500.00").unwrap());
+    let i = bill.new_attempt("pps-sandbox").unwrap();
+    bill.apply(
+        i,
+        AttemptEvent::Started {
+            provider_reference: reference,
+        },
+    )
+    .unwrap();
+    bill.expire().unwrap();
+    let (_, form) = pps
+        .finish(&url, PpsOutcome::Approve, NOW + time::Duration::minutes(10))
+        .unwrap();
+    let n = provider
+        .notification(&[], form.as_bytes(), NOW + time::Duration::minutes(11))
+        .unwrap();
+    assert_eq!(
+        bill.apply(i, n.event().unwrap()).unwrap(),
+        Outcome::NeedsRefund
+    );
+    assert!(bill.attempts[i].flagged_for_refund);
+    assert_eq!(bill.state, BillState::Expired);
+}
