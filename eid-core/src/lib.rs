@@ -12,6 +12,7 @@ pub mod cert;
 pub mod oidc;
 pub mod replay;
 pub mod secret;
+pub mod session;
 pub mod store;
 
 pub use replay::{ReplayStore, Sighting};

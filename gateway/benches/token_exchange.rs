@@ -26,7 +26,7 @@ use eid_core::oidc::keys::{KeyEncryptionKey, SigningKey, generate, unseal};
 use eid_core::oidc::{Alg, Jwk, jws};
 use gateway::config::Config;
 use gateway::oidc::registry::{AuthChoice, Registration, register};
-use gateway::signin::SessionSource;
+use gateway::signin::{BoxFuture, SessionSource};
 use gateway::{AppState, Db};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -40,13 +40,15 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 struct SignedIn;
 
 impl SessionSource for SignedIn {
-    fn current(&self, _: &HeaderMap) -> Option<Authentication> {
-        Some(Authentication {
-            citizen_id: "citizen-1".into(),
-            auth_time: OffsetDateTime::now_utc(),
-            acr: "urn:eid-gateway:loa:low".into(),
-            amr: vec!["hwk".into()],
-            session_id: "sid".into(),
+    fn current<'a>(&'a self, _: &'a HeaderMap) -> BoxFuture<'a, Option<Authentication>> {
+        Box::pin(async {
+            Some(Authentication {
+                citizen_id: "citizen-1".into(),
+                auth_time: OffsetDateTime::now_utc(),
+                acr: "urn:eid-gateway:loa:low".into(),
+                amr: vec!["hwk".into()],
+                session_id: "sid".into(),
+            })
         })
     }
 }

@@ -37,6 +37,34 @@ pub struct Config {
     pub keys: KeysConfig,
     /// The operators' HTTP API.
     pub admin: AdminConfig,
+    /// Citizen sign-in and sessions.
+    pub signin: SigninConfig,
+}
+
+/// Settings of citizen sign-in and sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigninConfig {
+    /// A session unused this long ends.
+    pub session_idle_secs: u64,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_absolute_secs: u64,
+    /// How long a passkey ceremony (begin to finish) may take.
+    pub ceremony_lifetime_secs: u64,
+    /// How long a department's authorization request waits for the citizen
+    /// to sign in.
+    pub pending_authorization_secs: u64,
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 8 * 3600,
+            ceremony_lifetime_secs: 300,
+            pending_authorization_secs: 600,
+        }
+    }
 }
 
 /// Settings of the operators' HTTP API under `/admin`.

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::jwks_fetch::JwksFetcher;
-use crate::signin::{NoSignIn, SessionSource};
+use crate::signin::passkeys::Passkeys;
+use crate::signin::{DbSessions, SessionSource};
 use crate::store::Db;
 
 /// Where the current time comes from. Tests pin it; the service reads the
@@ -52,7 +53,12 @@ struct Inner {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionSource>,
+    passkeys: Option<Passkeys>,
     jwks_fetcher: JwksFetcher,
+}
+
+fn secs(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl AppState {
@@ -62,9 +68,15 @@ impl AppState {
         Self::with_clock(db, config, Arc::new(SystemClock))
     }
 
-    /// Like [`AppState::new`] with a chosen clock.
+    /// Like [`AppState::new`] with a chosen clock; sessions are the
+    /// database's.
     pub fn with_clock(db: Db, config: Config, clock: Arc<dyn Clock>) -> Self {
-        Self::with_parts(db, config, clock, Arc::new(NoSignIn))
+        let policy = eid_core::session::SessionPolicy {
+            idle: time::Duration::seconds(secs(config.signin.session_idle_secs)),
+            absolute: time::Duration::seconds(secs(config.signin.session_absolute_secs)),
+        };
+        let sessions = DbSessions::new(db.clone(), policy, clock.clone(), config.tls.is_some());
+        Self::with_parts(db, config, clock, Arc::new(sessions))
     }
 
     /// The state with every part chosen (tests pin the clock and put a
@@ -75,12 +87,19 @@ impl AppState {
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionSource>,
     ) -> Self {
+        let passkeys = Passkeys::new(
+            &config.issuer(),
+            time::Duration::seconds(secs(config.signin.ceremony_lifetime_secs)),
+        )
+        .map_err(|e| tracing::error!(error = %e, "passkeys unavailable"))
+        .ok();
         Self {
             inner: Arc::new(Inner {
                 db,
                 config,
                 metrics: Metrics::new(),
                 clock,
+                passkeys,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
@@ -95,6 +114,12 @@ impl AppState {
     /// Who is signed in.
     pub fn sessions(&self) -> &dyn SessionSource {
         self.inner.sessions.as_ref()
+    }
+
+    /// The passkey relying party (absent when the issuer URL cannot be
+    /// one; the error was logged at start).
+    pub fn passkeys(&self) -> Option<&Passkeys> {
+        self.inner.passkeys.as_ref()
     }
 
     /// The database.

@@ -128,6 +128,7 @@ pub async fn authorize(
     let authentication = state
         .sessions()
         .current(&headers)
+        .await
         .filter(|a| session_suffices(&request, a, now));
     let Some(authentication) = authentication else {
         if request.prompt.contains(&Prompt::None) {
@@ -622,7 +623,7 @@ pub async fn logout(
         (Some(a), _) => Some(a),
         (None, b) => b.cloned(),
     };
-    state.sessions().end(&headers);
+    state.sessions().end(&headers).await;
     let Some(target) = params.get("post_logout_redirect_uri") else {
         return Ok(Json(json!({ "status": "signed_out" })).into_response());
     };

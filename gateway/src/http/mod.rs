@@ -25,6 +25,7 @@ pub mod headers;
 pub mod oidc;
 pub mod ops;
 pub mod request_id;
+pub mod signin;
 
 pub use error::ApiError;
 pub use headers::Transport;
@@ -86,6 +87,17 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", get(flow::logout).post(flow::logout))
         .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
         .route("/.well-known/openid-configuration", get(flow::discovery))
+        .route(
+            "/signin/passkey/register/begin",
+            post(signin::register_begin),
+        )
+        .route(
+            "/signin/passkey/register/finish",
+            post(signin::register_finish),
+        )
+        .route("/signin/passkey/begin", post(signin::sign_in_begin))
+        .route("/signin/passkey/finish", post(signin::sign_in_finish))
+        .route("/signout", post(signin::sign_out))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

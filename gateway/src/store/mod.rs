@@ -28,6 +28,7 @@ pub mod keys;
 pub mod meta;
 pub mod par;
 pub mod replay;
+pub mod signin;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

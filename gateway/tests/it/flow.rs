@@ -10,7 +10,7 @@ use eid_core::Secret;
 use eid_core::oidc::grant::Authentication;
 use eid_core::oidc::keys::SigningKey;
 use eid_core::oidc::{Alg, Jwk, KeyEncryptionKey, jws};
-use gateway::signin::SessionSource;
+use gateway::signin::{BoxFuture, SessionSource};
 use gateway::{AppState, state::SystemClock};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -24,12 +24,13 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 struct SignedIn(Option<Authentication>, std::sync::atomic::AtomicUsize);
 
 impl SessionSource for SignedIn {
-    fn current(&self, _headers: &HeaderMap) -> Option<Authentication> {
-        self.0.clone()
+    fn current<'a>(&'a self, _headers: &'a HeaderMap) -> BoxFuture<'a, Option<Authentication>> {
+        Box::pin(async { self.0.clone() })
     }
 
-    fn end(&self, _headers: &HeaderMap) {
+    fn end<'a>(&'a self, _headers: &'a HeaderMap) -> BoxFuture<'a, ()> {
         self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {})
     }
 }
 
