@@ -10,6 +10,7 @@ mod http;
 mod jwks_uri;
 mod oidc_client;
 mod par;
+mod passkeys;
 mod revocation;
 mod server;
 mod storage;

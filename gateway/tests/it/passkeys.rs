@@ -1,0 +1,371 @@
+//! Passkey registration and sign-in through the HTTP endpoints, with a
+//! software authenticator written here from the WebAuthn specification
+//! (ES256 key from ring, `none` attestation, user verification, a
+//! signature counter), so that webauthn-rs verifies real ceremonies.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use gateway::AppState;
+use ring::digest::{SHA256, digest};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+
+use crate::support::{TestDb, json as body_json, send};
+
+const ORIGIN: &str = "http://localhost:8080";
+
+/// A software passkey: one credential, discoverable.
+struct SoftPasskey {
+    key: EcdsaKeyPair,
+    credential_id: Vec<u8>,
+    user_handle: Vec<u8>,
+    counter: u32,
+    origin: String,
+}
+
+fn cbor_head(major: u8, len: usize) -> Vec<u8> {
+    match len {
+        0..=23 => vec![(major << 5) | len as u8],
+        24..=255 => vec![(major << 5) | 24, len as u8],
+        _ => {
+            let mut v = vec![(major << 5) | 25];
+            v.extend_from_slice(&(len as u16).to_be_bytes());
+            v
+        }
+    }
+}
+
+fn cbor_text(text: &str) -> Vec<u8> {
+    [cbor_head(3, text.len()), text.as_bytes().to_vec()].concat()
+}
+
+fn cbor_bytes(bytes: &[u8]) -> Vec<u8> {
+    [cbor_head(2, bytes.len()), bytes.to_vec()].concat()
+}
+
+fn client_data(kind: &str, challenge: &str, origin: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": false}),
+    )
+    .unwrap()
+}
+
+impl SoftPasskey {
+    fn new() -> SoftPasskey {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let mut credential_id = vec![0u8; 16];
+        ring::rand::SecureRandom::fill(&rng, &mut credential_id).unwrap();
+        SoftPasskey {
+            key,
+            credential_id,
+            user_handle: Vec::new(),
+            counter: 0,
+            origin: ORIGIN.into(),
+        }
+    }
+
+    /// `navigator.credentials.create` with the gateway's options.
+    fn create(&mut self, options: &Value) -> Value {
+        let pk = &options["publicKey"];
+        let rp_id = pk["rp"]["id"].as_str().unwrap();
+        self.user_handle = B64.decode(pk["user"]["id"].as_str().unwrap()).unwrap();
+        assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
+        let point = self.key.public_key().as_ref();
+        let cose = [
+            vec![0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21],
+            cbor_bytes(&point[1..33]),
+            vec![0x22],
+            cbor_bytes(&point[33..65]),
+        ]
+        .concat();
+        let auth_data = [
+            digest(&SHA256, rp_id.as_bytes()).as_ref().to_vec(),
+            vec![0x45], // UP | UV | AT
+            self.counter.to_be_bytes().to_vec(),
+            vec![0u8; 16],
+            (self.credential_id.len() as u16).to_be_bytes().to_vec(),
+            self.credential_id.clone(),
+            cose,
+        ]
+        .concat();
+        let attestation = [
+            vec![0xa3],
+            cbor_text("fmt"),
+            cbor_text("none"),
+            cbor_text("attStmt"),
+            vec![0xa0],
+            cbor_text("authData"),
+            cbor_bytes(&auth_data),
+        ]
+        .concat();
+        let client = client_data(
+            "webauthn.create",
+            pk["challenge"].as_str().unwrap(),
+            &self.origin,
+        );
+        let id = B64.encode(&self.credential_id);
+        json!({"id": id, "rawId": id, "type": "public-key", "extensions": {},
+            "response": {"attestationObject": B64.encode(attestation), "clientDataJSON": B64.encode(client)}})
+    }
+
+    /// `navigator.credentials.get` with the gateway's options.
+    fn get(&mut self, options: &Value) -> Value {
+        let pk = &options["publicKey"];
+        assert_eq!(pk["userVerification"], "required");
+        self.counter += 1;
+        let auth_data = [
+            digest(&SHA256, pk["rpId"].as_str().unwrap().as_bytes())
+                .as_ref()
+                .to_vec(),
+            vec![0x05], // UP | UV
+            self.counter.to_be_bytes().to_vec(),
+        ]
+        .concat();
+        let client = client_data(
+            "webauthn.get",
+            pk["challenge"].as_str().unwrap(),
+            &self.origin,
+        );
+        let signed = [
+            auth_data.clone(),
+            digest(&SHA256, &client).as_ref().to_vec(),
+        ]
+        .concat();
+        let signature = self.key.sign(&SystemRandom::new(), &signed).unwrap();
+        let id = B64.encode(&self.credential_id);
+        json!({"id": id, "rawId": id, "type": "public-key", "extensions": {},
+            "response": {"authenticatorData": B64.encode(&auth_data), "clientDataJSON": B64.encode(client),
+                "signature": B64.encode(signature.as_ref()), "userHandle": B64.encode(&self.user_handle)}})
+    }
+}
+
+async fn setup() -> (axum::Router, AppState, TestDb) {
+    setup_on(crate::support::sqlite().await)
+}
+
+fn setup_on(db: TestDb) -> (axum::Router, AppState, TestDb) {
+    let mut config = db.config.clone();
+    config.http.public_url = Some(ORIGIN.into());
+    let state = AppState::new(db.db.clone(), config);
+    (gateway::app(state.clone()), state, db)
+}
+
+fn post(uri: &str, body: &Value, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("origin", ORIGIN)
+        .header("sec-fetch-site", "same-origin");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body.to_string())).unwrap()
+}
+
+fn session_cookie(response: &axum::http::Response<Body>) -> String {
+    let set = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Registers a new account; returns the passkey and the session cookie.
+async fn register(app: &axum::Router) -> (SoftPasskey, String) {
+    let begin = body_json(
+        send(
+            app,
+            post("/signin/passkey/register/begin", &json!({}), None),
+        )
+        .await,
+    )
+    .await;
+    let mut passkey = SoftPasskey::new();
+    let credential = passkey.create(&begin["options"]);
+    let body = json!({"ceremony": begin["ceremony"], "credential": credential, "name": "Phone"});
+    let response = send(app, post("/signin/passkey/register/finish", &body, None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = session_cookie(&response);
+    assert_eq!(body_json(response).await["acr"], "urn:eid-gateway:loa:low");
+    // The same answer again: the ceremony was taken.
+    let again = send(app, post("/signin/passkey/register/finish", &body, None)).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    (passkey, cookie)
+}
+
+async fn sign_in(
+    app: &axum::Router,
+    passkey: &mut SoftPasskey,
+) -> (StatusCode, Option<String>, Value) {
+    let begin = body_json(send(app, post("/signin/passkey/begin", &json!({}), None)).await).await;
+    let credential = passkey.get(&begin["options"]);
+    let body = json!({"ceremony": begin["ceremony"], "credential": credential});
+    let response = send(app, post("/signin/passkey/finish", &body, None)).await;
+    let status = response.status();
+    let cookie = (status == StatusCode::OK).then(|| session_cookie(&response));
+    (status, cookie, body)
+}
+
+fn headers_with(cookie: &str) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(header::COOKIE, cookie.parse().unwrap());
+    headers
+}
+
+#[tokio::test]
+async fn register_then_sign_in_with_the_same_passkey() {
+    register_then_sign_in(setup().await).await;
+}
+
+#[tokio::test]
+async fn register_then_sign_in_on_postgres() {
+    let Some(db) = crate::support::postgres().await else {
+        return;
+    };
+    register_then_sign_in(setup_on(db)).await;
+}
+
+async fn register_then_sign_in((app, state, db): (axum::Router, AppState, TestDb)) {
+    let (mut passkey, first) = register(&app).await;
+    let citizen = state
+        .sessions()
+        .current(&headers_with(&first))
+        .await
+        .expect("signed in");
+    assert_eq!(citizen.amr, ["hwk", "user"]);
+
+    let (status, second, body) = sign_in(&app, &mut passkey).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = second.unwrap();
+    assert_ne!(first, second);
+    let again = state
+        .sessions()
+        .current(&headers_with(&second))
+        .await
+        .unwrap();
+    assert_eq!(again.citizen_id, citizen.citizen_id);
+    assert_ne!(again.session_id, citizen.session_id);
+    let keys = state.db().passkeys_of(&citizen.citizen_id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].name, "Phone");
+    assert!(keys[0].last_used_at.is_some());
+    // The last passkey of an account cannot be removed; another's cannot be touched.
+    use gateway::store::signin::Removal;
+    let id = &keys[0].credential_id;
+    assert_eq!(
+        state
+            .db()
+            .remove_passkey(&citizen.citizen_id, id)
+            .await
+            .unwrap(),
+        Removal::LastOne
+    );
+    assert_eq!(
+        state.db().remove_passkey("someone-else", id).await.unwrap(),
+        Removal::NotFound
+    );
+    assert!(
+        !state
+            .db()
+            .rename_passkey("someone-else", id, "Mine now")
+            .await
+            .unwrap()
+    );
+    assert!(
+        state
+            .db()
+            .rename_passkey(&citizen.citizen_id, id, "Work phone")
+            .await
+            .unwrap()
+    );
+
+    // A replayed sign-in answer finds no ceremony.
+    let replay = send(&app, post("/signin/passkey/finish", &body, None)).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(replay).await["error"], "sign_in_failed");
+
+    // Sign out everywhere ends both sessions.
+    let out = send(
+        &app,
+        post("/signout", &json!({"everywhere": true}), Some(&second)),
+    )
+    .await;
+    assert_eq!(body_json(out).await["sessions_ended"], 2);
+    assert!(
+        state
+            .sessions()
+            .current(&headers_with(&first))
+            .await
+            .is_none()
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn forged_and_cross_site_ceremonies_are_refused() {
+    let (app, _state, db) = setup().await;
+    let (mut passkey, _) = register(&app).await;
+
+    // Signed for another origin (a phishing site relaying the challenge).
+    passkey.origin = "https://evil.example".into();
+    let (status, cookie, _) = sign_in(&app, &mut passkey).await;
+    assert_eq!((status, cookie), (StatusCode::BAD_REQUEST, None));
+    passkey.origin = ORIGIN.into();
+
+    // A signature that does not verify.
+    let begin = body_json(send(&app, post("/signin/passkey/begin", &json!({}), None)).await).await;
+    let mut credential = passkey.get(&begin["options"]);
+    credential["response"]["signature"] =
+        json!(B64.encode([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
+    let body = json!({"ceremony": begin["ceremony"], "credential": credential});
+    assert_eq!(
+        send(&app, post("/signin/passkey/finish", &body, None))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // A passkey the gateway never registered: the same generic answer.
+    let mut stranger = SoftPasskey::new();
+    stranger.user_handle = passkey.user_handle.clone();
+    let (status, _, _) = sign_in(&app, &mut stranger).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Cross-site and non-JSON requests never reach the ceremony.
+    let cross = Request::post("/signin/passkey/begin")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("origin", "https://evil.example")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(send(&app, cross).await.status(), StatusCode::FORBIDDEN);
+    let form = Request::post("/signin/passkey/begin")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("a=b"))
+        .unwrap();
+    assert_eq!(
+        send(&app, form).await.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let garbage = send(
+        &app,
+        post("/signin/passkey/finish", &json!({"ceremony": 1}), None),
+    )
+    .await;
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+
+    // Still works for the real origin afterwards (the counter goes on).
+    let (status, _, _) = sign_in(&app, &mut passkey).await;
+    assert_eq!(status, StatusCode::OK);
+    db.finish().await;
+}
