@@ -125,10 +125,9 @@ pub async fn authorize(
         params.push(("iss", issuer.clone()));
         params
     };
-    let authentication = state
-        .sessions()
-        .current(&headers)
-        .await
+    let current = state.sessions().current(&headers).await;
+    let authentication = current
+        .clone()
         .filter(|a| session_suffices(&request, a, now));
     let Some(authentication) = authentication else {
         if request.prompt.contains(&Prompt::None) {
@@ -143,15 +142,45 @@ pub async fn authorize(
                 params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             return Ok(redirect(&request.redirect_uri, &borrowed));
         }
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "sign_in_unavailable",
-            "citizen sign-in pages are not available yet on this gateway",
-        ));
+        // The citizen signs in (or steps up) first; the request waits.
+        let flow = random_handle()?;
+        let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
+            "zh-HK"
+        } else {
+            "en"
+        };
+        let json = serde_json::to_string(&request).map_err(ApiError::unavailable)?;
+        let wait = seconds(state.config().signin.pending_authorization_secs);
+        state
+            .db()
+            .put_pending_authorization(&handle_hash(&flow), &json, now + wait)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let step_up = if current.is_some() { "&step_up=1" } else { "" };
+        let location = format!("/signin?flow={flow}&lang={lang}{step_up}");
+        return HeaderValue::from_str(&location)
+            .map(|value| (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response())
+            .map_err(ApiError::unavailable);
     };
+    issue_code(&state, request, authentication).await
+}
+
+/// Issues a code for `request` to `authentication` and sends the browser
+/// back to the department.
+async fn issue_code(
+    state: &AppState,
+    request: AuthorizationRequest,
+    authentication: eid_core::oidc::grant::Authentication,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    let mut params = vec![];
+    if let Some(s) = &request.state {
+        params.push(("state", s.clone()));
+    }
+    params.push(("iss", state.config().issuer()));
     let code = random_handle()?;
+    params.insert(0, ("code", code.clone()));
     let redirect_uri = request.redirect_uri.clone();
-    let params = with_state(vec![("code", code.clone())]);
     state
         .db()
         .insert_code(
@@ -166,6 +195,58 @@ pub async fn authorize(
         .map_err(ApiError::unavailable)?;
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(redirect(&redirect_uri, &borrowed))
+}
+
+/// `GET /signin/continue?flow=...`: after signing in, back to the
+/// department's authorization request. The request is taken only once the
+/// session satisfies it, so a citizen who must still step up keeps it.
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let params = eid_core::oidc::authz::single_valued(&pairs)
+        .map_err(|e| bad_request(e.code, e.description))?;
+    let gone = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "flow_expired",
+            "this sign-in has expired or was finished; start again from the department's service",
+        )
+    };
+    let flow = params.get("flow").ok_or_else(gone)?;
+    let now = state.now();
+    let json = state
+        .db()
+        .pending_authorization(&handle_hash(flow), now)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(gone)?;
+    let request: AuthorizationRequest =
+        serde_json::from_str(&json).map_err(ApiError::unavailable)?;
+    let authentication = state
+        .sessions()
+        .current(&headers)
+        .await
+        .filter(|a| session_suffices(&request, a, now))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "sign_in_required",
+                "sign in (at the level the service asks for) before continuing",
+            )
+        })?;
+    // Taken now: a second continue (another tab, a replay) finds nothing.
+    state
+        .db()
+        .take_pending_authorization(&handle_hash(flow), now)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(gone)?;
+    issue_code(&state, request, authentication).await
 }
 
 fn invalid_grant(description: &str) -> ApiError {

@@ -98,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .route("/signin/passkey/begin", post(signin::sign_in_begin))
         .route("/signin/passkey/finish", post(signin::sign_in_finish))
         .route("/signout", post(signin::sign_out))
+        .route("/signin/continue", get(flow::resume))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

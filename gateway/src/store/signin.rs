@@ -391,6 +391,23 @@ impl Db {
         .map_err(store_error)
     }
 
+    /// Reads a waiting authorization request without taking it.
+    pub async fn pending_authorization(
+        &self,
+        handle_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "SELECT request FROM pending_authorizations WHERE handle_hash = $1 AND expires_at > $2",
+        )
+        .bind(handle_hash)
+        .bind(to_unix(now))
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
+        .map_err(store_error)
+    }
+
     /// Takes a waiting authorization request (once).
     pub async fn take_pending_authorization(
         &self,

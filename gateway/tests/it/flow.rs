@@ -77,6 +77,25 @@ async fn setup_with(
     signed_in: Option<Authentication>,
     change: impl FnOnce(&mut gateway::Config),
 ) -> Option<Setup> {
+    let sessions: Arc<dyn SessionSource> = Arc::new(SignedIn(signed_in, Default::default()));
+    setup_sessions(backend, Some(sessions), change).await
+}
+
+/// An app whose sessions are the database's (real sign-in), at a
+/// `localhost` issuer so that passkeys work.
+pub async fn setup_db_sessions(backend: Backend) -> Option<Setup> {
+    setup_sessions(backend, None, |c| {
+        c.http.public_url = Some("http://localhost:8080".into())
+    })
+    .await
+}
+
+/// `sessions` absent: the database's sessions.
+async fn setup_sessions(
+    backend: Backend,
+    sessions: Option<Arc<dyn SessionSource>>,
+    change: impl FnOnce(&mut gateway::Config),
+) -> Option<Setup> {
     let db = match backend {
         Backend::Sqlite => crate::support::sqlite().await,
         Backend::Postgres => crate::support::postgres().await?,
@@ -89,12 +108,12 @@ async fn setup_with(
         "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
     ));
     change(&mut config);
-    let state = AppState::with_parts(
-        db.db.clone(),
-        config,
-        Arc::new(SystemClock),
-        Arc::new(SignedIn(signed_in, Default::default())),
-    );
+    let state = match sessions {
+        Some(sessions) => {
+            AppState::with_parts(db.db.clone(), config, Arc::new(SystemClock), sessions)
+        }
+        None => AppState::with_clock(db.db.clone(), config, Arc::new(SystemClock)),
+    };
     let kek = KeyEncryptionKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap();
     gateway::oidc::keyring::ensure_key(state.db(), &kek, Alg::Es256, state.now())
         .await
@@ -107,7 +126,7 @@ async fn setup_with(
 }
 
 /// Pushes a request (optionally with extra parameters) and returns the request_uri.
-async fn push(s: &Setup, dept: &Dept, jti: &str, extra: &[(&str, &str)]) -> String {
+pub async fn push(s: &Setup, dept: &Dept, jti: &str, extra: &[(&str, &str)]) -> String {
     let a = assertion(dept, &dept.issuer, jti);
     let mut params = base_params(dept, &a);
     params.extend_from_slice(extra);
@@ -145,7 +164,7 @@ async fn authorize(
     (status, params)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)

@@ -369,3 +369,102 @@ async fn forged_and_cross_site_ceremonies_are_refused() {
     assert_eq!(status, StatusCode::OK);
     db.finish().await;
 }
+
+fn get_with(uri: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+fn location(response: &axum::http::Response<Body>) -> String {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response
+        .headers()
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A department's request waits while a new citizen registers a passkey,
+/// then returns with a code; a request for `high` cannot be met by a
+/// passkey and keeps waiting for a step-up.
+#[tokio::test]
+async fn a_department_request_waits_for_sign_in_and_step_up() {
+    use crate::flow::{Backend, param, push, setup_db_sessions};
+    let Some(s) = setup_db_sessions(Backend::Sqlite).await else {
+        return;
+    };
+    let dept = crate::par::department(&s.state).await;
+    let authorize = |request_uri: String| {
+        format!(
+            "/authorize?{}",
+            crate::par::form(&[
+                ("client_id", dept.client_id.as_str()),
+                ("request_uri", &request_uri)
+            ])
+        )
+    };
+    let request_uri = push(&s, &dept, "si-1", &[("ui_locales", "zh-HK")]).await;
+    let to_signin = location(&send(&s.app, get_with(&authorize(request_uri), None)).await);
+    assert!(
+        to_signin.starts_with("/signin?flow=") && to_signin.ends_with("&lang=zh-HK"),
+        "{to_signin}"
+    );
+    let flow = to_signin
+        .split_once("flow=")
+        .unwrap()
+        .1
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resume = format!("/signin/continue?flow={flow}");
+
+    // Not signed in yet: refused, and the request keeps waiting.
+    assert_eq!(
+        send(&s.app, get_with(&resume, None)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (_, cookie) = register(&s.app).await;
+    let back = location(&send(&s.app, get_with(&resume, Some(&cookie))).await);
+    assert!(back.starts_with("https://lands.gov.hk/cb?"), "{back}");
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    assert!(param(&params, "code").is_some());
+    assert_eq!(param(&params, "state"), Some("st"));
+    assert_eq!(param(&params, "iss"), Some("http://localhost:8080"));
+    // The flow was used: a second continue (another tab, a replay) finds nothing.
+    let again = send(&s.app, get_with(&resume, Some(&cookie))).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(again).await["error"], "flow_expired");
+
+    // Signed in with a passkey, a request for `high` asks for a step-up.
+    let request_uri = push(
+        &s,
+        &dept,
+        "si-2",
+        &[("acr_values", "urn:eid-gateway:loa:high")],
+    )
+    .await;
+    let step_up = location(&send(&s.app, get_with(&authorize(request_uri), Some(&cookie))).await);
+    assert!(step_up.contains("&step_up=1"), "{step_up}");
+    let flow = step_up
+        .split_once("flow=")
+        .unwrap()
+        .1
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resume = format!("/signin/continue?flow={flow}");
+    let refused = send(&s.app, get_with(&resume, Some(&cookie))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_json(refused).await["error"], "sign_in_required");
+    s.db.finish().await;
+}
