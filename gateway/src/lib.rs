@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod oidc;
 pub mod oidc_cmd;
+pub mod pages;
 pub mod qr_cmd;
 pub mod revocation;
 pub mod run;

@@ -99,6 +99,9 @@ pub fn app(state: AppState) -> Router {
         .route("/signin/passkey/finish", post(signin::sign_in_finish))
         .route("/signout", post(signin::sign_out))
         .route("/signin/continue", get(flow::resume))
+        .route("/signin", get(crate::pages::sign_in))
+        .route("/static/site.css", get(crate::pages::stylesheet))
+        .route("/static/signin.js", get(crate::pages::signin_script))
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

@@ -15,9 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey, Passkey,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
 };
 
 use crate::store::Db;
@@ -105,7 +104,7 @@ impl Passkeys {
         db: &Db,
         citizen: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<(String, CreationChallengeResponse), PasskeyError> {
+    ) -> Result<(String, serde_json::Value), PasskeyError> {
         let (citizen_id, new_account) = match citizen {
             Some(id) => (id.to_owned(), false),
             None => (Uuid::new_v4().to_string(), true),
@@ -116,6 +115,13 @@ impl Passkeys {
             .webauthn
             .start_passkey_registration(user, "citizen", "Citizen", None)
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        // Accounts have no user name: sign-in finds the passkey by itself,
+        // so the credential must be discoverable (resident). webauthn-rs
+        // does not re-export the option's type; the JSON is the contract.
+        let mut options =
+            serde_json::to_value(&options).map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        options["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = true.into();
         let handle = random_handle()?;
         let state = json(&RegistrationState {
             citizen_id,

@@ -84,10 +84,13 @@ async fn setup_with(
 /// An app whose sessions are the database's (real sign-in), at a
 /// `localhost` issuer so that passkeys work.
 pub async fn setup_db_sessions(backend: Backend) -> Option<Setup> {
-    setup_sessions(backend, None, |c| {
-        c.http.public_url = Some("http://localhost:8080".into())
-    })
-    .await
+    setup_db_sessions_at(backend, "http://localhost:8080").await
+}
+
+/// Like `setup_db_sessions`, at the issuer `public_url`.
+pub async fn setup_db_sessions_at(backend: Backend, public_url: &str) -> Option<Setup> {
+    let public_url = public_url.to_owned();
+    setup_sessions(backend, None, move |c| c.http.public_url = Some(public_url)).await
 }
 
 /// `sessions` absent: the database's sessions.

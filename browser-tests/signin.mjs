@@ -1,0 +1,100 @@
+// Drives Debian's chromium through the sign-in pages for a gateway test.
+//
+//   node signin.mjs CONFIG_JSON
+//
+// CONFIG_JSON: {"chromium": path, "artifacts": dir, "runs": [{"name", "url",
+// "action": "register" | "signin", "fresh_cookies": bool, "lang": "en"|"zh-HK"}]}
+//
+// One browser context and one virtual WebAuthn authenticator (CTAP2,
+// internal, resident keys, user verification) serve every run, so a
+// passkey registered in one run signs in in the next. Department redirects
+// (https://lands.gov.hk/...) are answered locally and recorded. For every
+// page: axe-core's serious and critical violations, the visible text (to
+// check translations), and screenshots at desktop and phone widths.
+// Prints one JSON report on stdout.
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const config = JSON.parse(process.argv[2]);
+mkdirSync(config.artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: config.chromium,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+const cdp = await context.newCDPSession(page);
+await cdp.send("WebAuthn.enable");
+const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  options: {
+    protocol: "ctap2",
+    transport: "internal",
+    hasResidentKey: true,
+    hasUserVerification: true,
+    isUserVerified: true,
+    automaticPresenceSimulation: true,
+  },
+});
+
+let departmentUrl = null;
+const log = [];
+page.on("console", (m) => log.push(`console ${m.type()}: ${m.text()}`));
+page.on("request", (r) => { if (r.url().startsWith("https://lands.gov.hk/")) departmentUrl = r.url(); });
+page.on("response", (r) => { if (r.url().includes("/signin/")) log.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`); });
+await context.route("https://lands.gov.hk/**", (route) => {
+  departmentUrl = route.request().url();
+  return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>Department</title><p>ok</p>" });
+});
+
+async function audit(name) {
+  // Evaluated through the DevTools protocol: our CSP (rightly) refuses inline scripts.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: `${config.artifacts}/${name}-desktop.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${config.artifacts}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const text = await page.evaluate(() => document.body.innerText);
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  return { page: name, url: page.url(), lang, violations: result, text };
+}
+
+const report = { runs: [] };
+for (const run of config.runs) {
+  if (run.fresh_cookies) await context.clearCookies();
+  departmentUrl = null;
+  const started = Date.now();
+  try {
+    await page.goto(run.url);
+    const signin = await audit(`${run.name}-signin`);
+    const button = run.action === "register" ? "#register" : "#signin";
+    await Promise.all([
+      page.waitForRequest(/^https:\/\/lands\.gov\.hk\//, { timeout: 20000 }).catch(() => {}),
+      page.click(button, { timeout: 5000 }),
+    ]);
+    // The department's host does not exist here: let the browser finish
+    // failing to reach it before the next run navigates.
+    await page.waitForLoadState("load").catch(() => {});
+    for (let i = 0; i < 3; i++) {
+      try { await page.goto("about:blank"); break; } catch { await page.waitForTimeout(200); }
+    }
+    const error = departmentUrl ? null : await page.locator("#error").textContent({ timeout: 1000 }).catch(() => null);
+    report.runs.push({ name: run.name, pages: [signin], department_url: departmentUrl, error, ms: Date.now() - started });
+  } catch (e) {
+    const body = await page.evaluate(() => document.body && document.body.innerText).catch(() => null);
+    report.runs.push({ name: run.name, pages: [], department_url: null, error: String(e), url: page.url(), body, ms: Date.now() - started });
+  }
+}
+const credentials = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+report.credentials = credentials.credentials.length;
+report.log = log;
+await browser.close();
+process.stdout.write(JSON.stringify(report));

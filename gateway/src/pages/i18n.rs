@@ -1,0 +1,153 @@
+//! The pages' words, in English and Traditional Chinese (Hong Kong). Every
+//! string a page shows comes from here, so a missing translation is a
+//! compile error, not English on a Chinese page.
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Traditional Chinese, Hong Kong.
+    ZhHk,
+}
+
+impl Lang {
+    /// From a language tag: `en...` is English; `zh-HK`, `zh-TW`,
+    /// `zh-Hant...`, `zh-MO` and plain `zh` are Traditional Chinese.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let tag = tag.to_ascii_lowercase();
+        if tag == "en" || tag.starts_with("en-") {
+            Some(Lang::En)
+        } else if tag == "zh"
+            || tag.starts_with("zh-hk")
+            || tag.starts_with("zh-tw")
+            || tag.starts_with("zh-mo")
+            || tag.starts_with("zh-hant")
+        {
+            Some(Lang::ZhHk)
+        } else {
+            None
+        }
+    }
+
+    /// The tag used in URLs (`en`, `zh-HK`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhHk => "zh-HK",
+        }
+    }
+
+    /// The other language (for the switch).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::ZhHk,
+            Lang::ZhHk => Lang::En,
+        }
+    }
+
+    /// The words.
+    pub fn messages(self) -> &'static Messages {
+        match self {
+            Lang::En => &EN,
+            Lang::ZhHk => &ZH_HK,
+        }
+    }
+}
+
+/// Everything the pages say.
+#[derive(Debug)]
+pub struct Messages {
+    /// `lang` attribute of the page.
+    pub html_lang: &'static str,
+    /// The product's name.
+    pub product: &'static str,
+    /// The skip link.
+    pub skip_to_content: &'static str,
+    /// The other language's tag.
+    pub other_lang_code: &'static str,
+    /// The other language's name, in that language.
+    pub other_lang_name: &'static str,
+    /// Footer.
+    pub footer: &'static str,
+    /// Sign-in page title.
+    pub signin_title: &'static str,
+    /// Step-up notice.
+    pub step_up_notice: &'static str,
+    /// Sign-in introduction.
+    pub signin_intro: &'static str,
+    /// Sign-in button.
+    pub signin_button: &'static str,
+    /// Heading over registration.
+    pub new_here: &'static str,
+    /// Registration introduction.
+    pub register_intro: &'static str,
+    /// Registration button.
+    pub register_button: &'static str,
+    /// While the device is asked.
+    pub working: &'static str,
+    /// Generic failure.
+    pub failed: &'static str,
+    /// Cancelled or timed out on the device.
+    pub cancelled: &'static str,
+    /// No WebAuthn in the browser.
+    pub unsupported: &'static str,
+    /// Signed in (no department waiting).
+    pub signed_in: &'static str,
+    /// JavaScript is off.
+    pub needs_script: &'static str,
+    /// Heading of the passkey explanation.
+    pub about_passkeys_title: &'static str,
+    /// The passkey explanation.
+    pub about_passkeys: &'static str,
+}
+
+/// English.
+pub static EN: Messages = Messages {
+    html_lang: "en",
+    product: "eID Gateway",
+    skip_to_content: "Skip to main content",
+    other_lang_code: "zh-HK",
+    other_lang_name: "繁體中文",
+    footer: "Your passkey stays on your device; the gateway never sees it.",
+    signin_title: "Sign in",
+    step_up_notice: "The service you came from needs a higher level of assurance. Sign in with your smart ID card to continue. Smart ID card sign-in is not available on this gateway yet.",
+    signin_intro: "Sign in with the passkey you created on this device or on another of your devices.",
+    signin_button: "Sign in with a passkey",
+    new_here: "New here?",
+    register_intro: "Create an account with a passkey. Your device's screen lock (fingerprint, face or PIN) protects it.",
+    register_button: "Create an account with a passkey",
+    working: "Waiting for your device…",
+    failed: "Sign-in did not succeed. Please try again.",
+    cancelled: "The passkey request was cancelled or timed out. Please try again.",
+    unsupported: "This browser cannot use passkeys. Please use an up-to-date browser.",
+    signed_in: "You are signed in.",
+    needs_script: "Passkeys need JavaScript. Please turn it on and reload this page.",
+    about_passkeys_title: "About passkeys",
+    about_passkeys: "A passkey replaces a password. Your device makes it, and it works only on this gateway, so it cannot be phished or reused elsewhere.",
+};
+
+/// Traditional Chinese (Hong Kong).
+pub static ZH_HK: Messages = Messages {
+    html_lang: "zh-Hant-HK",
+    product: "電子身份閘道",
+    skip_to_content: "跳至主要內容",
+    other_lang_code: "en",
+    other_lang_name: "English",
+    footer: "您的通行密鑰只保存在您的裝置上，閘道不會取得。",
+    signin_title: "登入",
+    step_up_notice: "您正使用的服務需要較高的身份認證級別，請以智能身份證登入以繼續。本閘道暫未提供智能身份證登入。",
+    signin_intro: "請使用您在此裝置或您其他裝置上建立的通行密鑰登入。",
+    signin_button: "使用通行密鑰登入",
+    new_here: "第一次使用？",
+    register_intro: "使用通行密鑰建立帳戶。您裝置的螢幕鎖（指紋、面容或密碼）會保護它。",
+    register_button: "使用通行密鑰建立帳戶",
+    working: "正在等待您的裝置……",
+    failed: "登入未能完成，請再試一次。",
+    cancelled: "通行密鑰要求已取消或逾時，請再試一次。",
+    unsupported: "此瀏覽器無法使用通行密鑰，請使用最新版本的瀏覽器。",
+    signed_in: "您已登入。",
+    needs_script: "通行密鑰需要啟用瀏覽器的程式碼功能，請啟用後重新載入此頁。",
+    about_passkeys_title: "關於通行密鑰",
+    about_passkeys: "通行密鑰取代密碼。它由您的裝置產生，只能在本閘道使用，因此不會被釣魚網站騙取，也不能在別處重用。",
+};

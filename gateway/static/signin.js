@@ -1,0 +1,114 @@
+// Passkey sign-in and registration for the gateway's sign-in page.
+// No third-party code: WebAuthn through the browser, JSON to the gateway.
+"use strict";
+(function () {
+  const box = document.getElementById("signin-box");
+  if (!box) return;
+  const status = document.getElementById("status");
+  const error = document.getElementById("error");
+  const buttons = box.querySelectorAll("button");
+  const msg = (name) => box.dataset["msg" + name];
+
+  const enc = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const dec = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(json.error || "failed");
+    return json;
+  }
+
+  function busy(on) {
+    buttons.forEach((b) => { b.disabled = on; });
+    status.textContent = on ? msg("Working") : "";
+    if (on) error.textContent = "";
+  }
+
+  function done() {
+    const flow = box.dataset.flow;
+    if (flow) {
+      window.location.assign("/signin/continue?flow=" + encodeURIComponent(flow));
+    } else {
+      status.textContent = msg("SignedIn");
+    }
+  }
+
+  function fail(e) {
+    busy(false);
+    error.textContent = e && e.name === "NotAllowedError" ? msg("Cancelled") : msg("Failed");
+  }
+
+  async function register() {
+    busy(true);
+    try {
+      const begin = await post("/signin/passkey/register/begin", {});
+      const pk = begin.options.publicKey;
+      pk.challenge = dec(pk.challenge);
+      pk.user.id = dec(pk.user.id);
+      (pk.excludeCredentials || []).forEach((c) => { c.id = dec(c.id); });
+      const credential = await navigator.credentials.create({ publicKey: pk });
+      await post("/signin/passkey/register/finish", {
+        ceremony: begin.ceremony,
+        name: navigator.platform || "",
+        credential: {
+          id: credential.id,
+          rawId: enc(credential.rawId),
+          type: credential.type,
+          extensions: {},
+          response: {
+            attestationObject: enc(credential.response.attestationObject),
+            clientDataJSON: enc(credential.response.clientDataJSON),
+          },
+        },
+      });
+      done();
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function signIn() {
+    busy(true);
+    try {
+      const begin = await post("/signin/passkey/begin", {});
+      const pk = begin.options.publicKey;
+      pk.challenge = dec(pk.challenge);
+      (pk.allowCredentials || []).forEach((c) => { c.id = dec(c.id); });
+      const credential = await navigator.credentials.get({ publicKey: pk });
+      const r = credential.response;
+      await post("/signin/passkey/finish", {
+        ceremony: begin.ceremony,
+        credential: {
+          id: credential.id,
+          rawId: enc(credential.rawId),
+          type: credential.type,
+          extensions: {},
+          response: {
+            authenticatorData: enc(r.authenticatorData),
+            clientDataJSON: enc(r.clientDataJSON),
+            signature: enc(r.signature),
+            userHandle: r.userHandle ? enc(r.userHandle) : null,
+          },
+        },
+      });
+      done();
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  if (!window.PublicKeyCredential) {
+    error.textContent = msg("Unsupported");
+    buttons.forEach((b) => { b.disabled = true; });
+    return;
+  }
+  document.getElementById("register").addEventListener("click", register);
+  document.getElementById("signin").addEventListener("click", signIn);
+})();
