@@ -54,6 +54,9 @@ pub struct SigninConfig {
     /// How long a department's authorization request waits for the citizen
     /// to sign in.
     pub pending_authorization_secs: u64,
+    /// Sign-in requests (passkey begin and finish, continue) one client
+    /// address may make per minute; more get `429` with `Retry-After`.
+    pub attempts_per_minute: u32,
 }
 
 impl Default for SigninConfig {
@@ -63,6 +66,7 @@ impl Default for SigninConfig {
             session_absolute_secs: 8 * 3600,
             ceremony_lifetime_secs: 300,
             pending_authorization_secs: 600,
+            attempts_per_minute: 30,
         }
     }
 }
@@ -303,6 +307,32 @@ impl Config {
                 key: "http.max_body_bytes",
                 reason: "must be at least 1".to_owned(),
             });
+        }
+        for (key, value) in [
+            ("signin.session_idle_secs", self.signin.session_idle_secs),
+            (
+                "signin.session_absolute_secs",
+                self.signin.session_absolute_secs,
+            ),
+            (
+                "signin.ceremony_lifetime_secs",
+                self.signin.ceremony_lifetime_secs,
+            ),
+            (
+                "signin.pending_authorization_secs",
+                self.signin.pending_authorization_secs,
+            ),
+            (
+                "signin.attempts_per_minute",
+                u64::from(self.signin.attempts_per_minute),
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key,
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
         }
         if self.http.request_timeout_secs == 0 {
             return Err(ConfigError::Value {

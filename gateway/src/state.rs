@@ -7,6 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::config::Config;
+use crate::http::limit::AddressLimiter;
 use crate::metrics::Metrics;
 use crate::oidc::jwks_fetch::JwksFetcher;
 use crate::signin::passkeys::Passkeys;
@@ -54,6 +55,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionSource>,
     passkeys: Option<Passkeys>,
+    signin_limiter: AddressLimiter,
     jwks_fetcher: JwksFetcher,
 }
 
@@ -93,6 +95,7 @@ impl AppState {
         )
         .map_err(|e| tracing::error!(error = %e, "passkeys unavailable"))
         .ok();
+        let signin_limiter = AddressLimiter::per_minute(config.signin.attempts_per_minute);
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -100,6 +103,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 clock,
                 passkeys,
+                signin_limiter,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
@@ -120,6 +124,11 @@ impl AppState {
     /// one; the error was logged at start).
     pub fn passkeys(&self) -> Option<&Passkeys> {
         self.inner.passkeys.as_ref()
+    }
+
+    /// The per-address limiter of sign-in requests.
+    pub fn signin_limiter(&self) -> &AddressLimiter {
+        &self.inner.signin_limiter
     }
 
     /// The database.

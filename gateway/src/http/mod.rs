@@ -22,6 +22,7 @@ pub mod admin;
 pub mod error;
 pub mod flow;
 pub mod headers;
+pub mod limit;
 pub mod oidc;
 pub mod ops;
 pub mod request_id;
@@ -73,6 +74,21 @@ pub fn app(state: AppState) -> Router {
         )
         .route_layer(from_fn_with_state(state.clone(), admin::require_operator));
 
+    let signin_routes = Router::new()
+        .route(
+            "/signin/passkey/register/begin",
+            post(signin::register_begin),
+        )
+        .route(
+            "/signin/passkey/register/finish",
+            post(signin::register_finish),
+        )
+        .route("/signin/passkey/begin", post(signin::sign_in_begin))
+        .route("/signin/passkey/finish", post(signin::sign_in_finish))
+        .route("/signout", post(signin::sign_out))
+        .route("/signin/continue", get(flow::resume))
+        .route_layer(from_fn_with_state(state.clone(), limit::limit_signin));
+
     Router::new()
         .merge(admin)
         .route("/healthz", get(ops::healthz))
@@ -87,18 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", get(flow::logout).post(flow::logout))
         .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
         .route("/.well-known/openid-configuration", get(flow::discovery))
-        .route(
-            "/signin/passkey/register/begin",
-            post(signin::register_begin),
-        )
-        .route(
-            "/signin/passkey/register/finish",
-            post(signin::register_finish),
-        )
-        .route("/signin/passkey/begin", post(signin::sign_in_begin))
-        .route("/signin/passkey/finish", post(signin::sign_in_finish))
-        .route("/signout", post(signin::sign_out))
-        .route("/signin/continue", get(flow::resume))
+        .merge(signin_routes)
         .route("/signin", get(crate::pages::sign_in))
         .route("/static/site.css", get(crate::pages::stylesheet))
         .route("/static/signin.js", get(crate::pages::signin_script))

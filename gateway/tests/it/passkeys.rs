@@ -340,3 +340,71 @@ async fn a_department_request_waits_for_sign_in_and_step_up() {
     assert_eq!(body_json(refused).await["error"], "sign_in_required");
     s.db.finish().await;
 }
+
+/// More sign-in requests than the limit from one address: 429 with
+/// `Retry-After`, and no ceremony is started.
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_address() {
+    let db = crate::support::sqlite().await;
+    let mut config = db.config.clone();
+    config.http.public_url = Some(ORIGIN.into());
+    config.signin.attempts_per_minute = 3;
+    let state = AppState::new(db.db.clone(), config);
+    let app = gateway::app(state);
+    for _ in 0..3 {
+        let ok = send(&app, post("/signin/passkey/begin", &json!({}), None)).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+    let limited = send(&app, post("/signin/passkey/begin", &json!({}), None)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(body_json(limited).await["error"], "too_many_requests");
+    // Other pages are not limited.
+    let page = send(&app, Request::get("/signin").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    db.finish().await;
+}
+
+/// The page picks its language from `lang`, then Accept-Language; a flow
+/// handle that is not one of ours is not echoed; no inline script.
+#[tokio::test]
+async fn the_sign_in_page_negotiates_language_and_echoes_nothing_hostile() {
+    let (app, _state, db) = setup().await;
+    let page = |uri: &str, accept: Option<&str>| {
+        let mut request = Request::get(uri);
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT_LANGUAGE, accept);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let zh =
+        crate::support::text(send(&app, page("/signin", Some("zh-HK,zh;q=0.9,en;q=0.5"))).await)
+            .await;
+    assert!(zh.contains(r#"<html lang="zh-Hant-HK">"#) && zh.contains("使用通行密鑰登入"));
+    let en = crate::support::text(send(&app, page("/signin?lang=en", Some("zh-HK"))).await).await;
+    assert!(en.contains(r#"<html lang="en">"#) && en.contains(r#"href="/signin?lang=zh-HK""#));
+    let fr = crate::support::text(send(&app, page("/signin", Some("fr-FR"))).await).await;
+    assert!(fr.contains(r#"<html lang="en">"#));
+    let hostile = crate::support::text(
+        send(
+            &app,
+            page(
+                "/signin?flow=%22%3E%3Cscript%3Ealert(1)%3C/script%3E&lang=xx",
+                None,
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert!(!hostile.contains("alert(1)") && hostile.contains(r#"data-flow="""#));
+    assert!(
+        !hostile.contains("<script>"),
+        "no inline script: CSP allows only our own files"
+    );
+    db.finish().await;
+}
