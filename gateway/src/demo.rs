@@ -99,6 +99,7 @@ pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
     format!(
         "\nDemo of the eID and e-payment gateway\n\
          \x20 database   {db} (SQLite, WAL): {data}\n\
+         \x20 sign-in    {base}/signin (passkeys; English and Traditional Chinese)\n\
          \x20 health     {base}/healthz\n\
          \x20 readiness  {base}/readyz\n\
          \x20 metrics    {base}/metrics\n\

@@ -118,6 +118,23 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     } = args;
     let mut config = load_config(&config, listen)?;
     config.database.url = demo::database_url(&data_dir);
+    // Browsers refuse IP addresses as passkey relying parties: on loopback
+    // the demo is reached as localhost.
+    if config.http.public_url.is_none()
+        && config.oidc.issuer.is_none()
+        && config.http.listen.ip().is_loopback()
+        && config.http.listen.port() != 0
+    {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        config.http.public_url = Some(format!(
+            "{scheme}://localhost:{}",
+            config.http.listen.port()
+        ));
+    }
     config
         .validate()
         .map_err(|e| Failure::Config(e.to_string()))?;
