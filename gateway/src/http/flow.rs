@@ -57,12 +57,17 @@ fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
 }
 
 /// Whether the signed-in citizen satisfies the request without signing in again.
+///
+/// `resumed`: the request waited for a sign-in that happened after it was
+/// parked (an older session was ended when it was), so `prompt=login` is
+/// met.
 fn session_suffices(
     request: &AuthorizationRequest,
     authentication: &eid_core::oidc::grant::Authentication,
     now: time::OffsetDateTime,
+    resumed: bool,
 ) -> bool {
-    if request.prompt.contains(&Prompt::Login) {
+    if request.prompt.contains(&Prompt::Login) && !resumed {
         return false;
     }
     if let Some(max_age) = request.max_age
@@ -128,7 +133,7 @@ pub async fn authorize(
     let current = state.sessions().current(&headers).await;
     let authentication = current
         .clone()
-        .filter(|a| session_suffices(&request, a, now));
+        .filter(|a| session_suffices(&request, a, now, false));
     let Some(authentication) = authentication else {
         if request.prompt.contains(&Prompt::None) {
             let params = with_state(vec![
@@ -156,7 +161,16 @@ pub async fn authorize(
             .put_pending_authorization(&handle_hash(&flow), &json, now + wait)
             .await
             .map_err(ApiError::unavailable)?;
-        let step_up = if current.is_some() { "&step_up=1" } else { "" };
+        // prompt=login: the citizen signs in afresh; the old session ends
+        // so that only a sign-in made for this request can resume it.
+        if request.prompt.contains(&Prompt::Login) && current.is_some() {
+            state.sessions().end(&headers).await;
+        }
+        let step_up = if current.is_some() && !request.prompt.contains(&Prompt::Login) {
+            "&step_up=1"
+        } else {
+            ""
+        };
         let location = format!("/signin?flow={flow}&lang={lang}{step_up}");
         return HeaderValue::from_str(&location)
             .map(|value| (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response())
@@ -231,7 +245,7 @@ pub async fn resume(
         .sessions()
         .current(&headers)
         .await
-        .filter(|a| session_suffices(&request, a, now))
+        .filter(|a| session_suffices(&request, a, now, true))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::FORBIDDEN,

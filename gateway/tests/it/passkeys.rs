@@ -408,3 +408,51 @@ async fn the_sign_in_page_negotiates_language_and_echoes_nothing_hostile() {
     );
     db.finish().await;
 }
+
+/// `prompt=login`: the existing session does not do; it ends, and the
+/// request resumes only after a new sign-in.
+#[tokio::test]
+async fn prompt_login_asks_for_a_new_sign_in() {
+    use crate::flow::{Backend, param, push, setup_db_sessions};
+    let Some(s) = setup_db_sessions(Backend::Sqlite).await else {
+        return;
+    };
+    let dept = crate::par::department(&s.state).await;
+    let (mut passkey, old) = register(&s.app).await;
+    let request_uri = push(&s, &dept, "pl-1", &[("prompt", "login")]).await;
+    let uri = format!(
+        "/authorize?{}",
+        crate::par::form(&[
+            ("client_id", dept.client_id.as_str()),
+            ("request_uri", &request_uri)
+        ])
+    );
+    let to_signin = location(&send(&s.app, get_with(&uri, Some(&old))).await);
+    assert!(
+        to_signin.starts_with("/signin?flow=") && !to_signin.contains("step_up"),
+        "{to_signin}"
+    );
+    let flow = to_signin
+        .split_once("flow=")
+        .unwrap()
+        .1
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resume = format!("/signin/continue?flow={flow}");
+    // The old session was ended.
+    assert_eq!(
+        send(&s.app, get_with(&resume, Some(&old))).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (status, fresh, _) = sign_in(&s.app, &mut passkey).await;
+    assert_eq!(status, StatusCode::OK);
+    let back = location(&send(&s.app, get_with(&resume, fresh.as_deref())).await);
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    assert!(param(&params, "code").is_some(), "{back}");
+    s.db.finish().await;
+}
