@@ -236,7 +236,8 @@ fn base_url(config: &Config, bound: SocketAddr) -> String {
     format!("{scheme}://{shown}")
 }
 
-/// Background housekeeping: purges expired replay records.
+/// Background housekeeping: purges expired replay records, pushed
+/// requests, sign-in ceremonies, waiting requests and sessions.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
     loop {
@@ -250,6 +251,15 @@ async fn maintenance(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(purged = n, "expired pushed requests purged"),
             Err(error) => tracing::warn!(%error, "pushed request purge failed"),
+        }
+        let absolute = time::Duration::seconds(
+            i64::try_from(state.config().signin.session_absolute_secs).unwrap_or(i64::MAX),
+        );
+        let now = state.now();
+        match state.db().purge_expired_signin(now, now - absolute).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "expired sign-in records purged"),
+            Err(error) => tracing::warn!(%error, "sign-in purge failed"),
         }
     }
 }

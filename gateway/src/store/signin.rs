@@ -424,4 +424,27 @@ impl Db {
         .and_then(|row| row.map(|row| row.try_get::<String, _>(0)).transpose()))
         .map_err(store_error)
     }
+
+    /// Deletes expired ceremonies and waiting requests, and sessions
+    /// signed in before `sessions_before` (past their absolute timeout);
+    /// returns how many rows went.
+    pub async fn purge_expired_signin(
+        &self,
+        now: OffsetDateTime,
+        sessions_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        with_pool!(self, pool => async {
+            let mut purged = 0;
+            for (sql, at) in [
+                ("DELETE FROM signin_ceremonies WHERE expires_at <= $1", now),
+                ("DELETE FROM pending_authorizations WHERE expires_at <= $1", now),
+                ("DELETE FROM sessions WHERE auth_time <= $1", sessions_before),
+            ] {
+                purged += sqlx::query(sql).bind(to_unix(at)).execute(pool).await?.rows_affected();
+            }
+            Ok::<u64, sqlx::Error>(purged)
+        }
+        .await)
+        .map_err(store_error)
+    }
 }

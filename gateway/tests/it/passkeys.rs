@@ -456,3 +456,41 @@ async fn prompt_login_asks_for_a_new_sign_in() {
     assert!(param(&params, "code").is_some(), "{back}");
     s.db.finish().await;
 }
+
+/// Housekeeping removes expired ceremonies and sessions past their
+/// absolute timeout, and nothing live.
+#[tokio::test]
+async fn expired_sign_in_records_are_purged() {
+    let (app, state, db) = setup().await;
+    let (_, cookie) = register(&app).await;
+    let _ = send(&app, post("/signin/passkey/begin", &json!({}), None)).await;
+    let now = time::OffsetDateTime::now_utc();
+    let purged = state
+        .db()
+        .purge_expired_signin(now, now - time::Duration::hours(8))
+        .await
+        .unwrap();
+    assert_eq!(purged, 0, "everything is live");
+    assert!(
+        state
+            .sessions()
+            .current(&headers_with(&cookie))
+            .await
+            .is_some()
+    );
+    let later = now + time::Duration::hours(9);
+    let purged = state
+        .db()
+        .purge_expired_signin(later, later - time::Duration::hours(8))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2, "one ceremony and one session");
+    assert!(
+        state
+            .sessions()
+            .current(&headers_with(&cookie))
+            .await
+            .is_none()
+    );
+    db.finish().await;
+}
