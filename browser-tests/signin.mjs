@@ -3,7 +3,8 @@
 //   node signin.mjs CONFIG_JSON
 //
 // CONFIG_JSON: {"chromium": path, "artifacts": dir, "runs": [{"name", "url",
-// "action": "register" | "signin", "fresh_cookies": bool, "lang": "en"|"zh-HK"}]}
+// "action": "register" | "signin", "fresh_cookies": bool}], "pages": [{"name",
+// "url"}] (audited signed in, after the runs)}
 //
 // One browser context and one virtual WebAuthn authenticator (CTAP2,
 // internal, resident keys, user verification) serve every run, so a
@@ -62,7 +63,16 @@ async function audit(name) {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${config.artifacts}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
-  const text = await page.evaluate(() => document.body.innerText);
+  // The page's own words: what citizens typed (data-user-content) is theirs.
+  const text = await page.evaluate(() => {
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll("[data-user-content]").forEach((e) => e.remove());
+    document.body.after(copy);
+    copy.style.position = "absolute";
+    const t = copy.innerText;
+    copy.remove();
+    return t;
+  });
   const lang = await page.evaluate(() => document.documentElement.lang);
   return { page: name, url: page.url(), lang, violations: result, text };
 }
@@ -92,6 +102,12 @@ for (const run of config.runs) {
     const body = await page.evaluate(() => document.body && document.body.innerText).catch(() => null);
     report.runs.push({ name: run.name, pages: [], department_url: null, error: String(e), url: page.url(), body, ms: Date.now() - started });
   }
+}
+// Pages seen signed in, after the last run.
+report.pages = [];
+for (const extra of config.pages || []) {
+  await page.goto(extra.url);
+  report.pages.push(await audit(extra.name));
 }
 const credentials = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
 report.credentials = credentials.credentials.length;

@@ -87,6 +87,11 @@ pub fn app(state: AppState) -> Router {
         .route("/signin/passkey/finish", post(signin::sign_in_finish))
         .route("/signout", post(signin::sign_out))
         .route("/signin/continue", get(flow::resume))
+        .route(
+            "/account/passkeys",
+            get(crate::pages::account::page).post(crate::pages::account::change),
+        )
+        .route("/account/signout", post(crate::pages::account::sign_out))
         .route_layer(from_fn_with_state(state.clone(), limit::limit_signin));
 
     Router::new()

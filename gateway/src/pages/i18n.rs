@@ -100,6 +100,36 @@ pub struct Messages {
     pub about_passkeys_title: &'static str,
     /// The passkey explanation.
     pub about_passkeys: &'static str,
+    /// Account page title.
+    pub account_title: &'static str,
+    /// Heading of the passkey list.
+    pub passkeys_heading: &'static str,
+    /// Label: created.
+    pub created: &'static str,
+    /// Label: last used.
+    pub last_used: &'static str,
+    /// Never used.
+    pub never: &'static str,
+    /// Label of the name field.
+    pub rename_label: &'static str,
+    /// Rename button.
+    pub rename_button: &'static str,
+    /// Remove button.
+    pub remove_button: &'static str,
+    /// Why the only passkey cannot be removed.
+    pub only_one_note: &'static str,
+    /// Heading of sign-out.
+    pub sign_out_heading: &'static str,
+    /// Sign out here.
+    pub sign_out_button: &'static str,
+    /// Sign out everywhere.
+    pub sign_out_everywhere_button: &'static str,
+    /// Notice after a rename.
+    pub done_renamed: &'static str,
+    /// Notice after a removal.
+    pub done_removed: &'static str,
+    /// Notice when a change was refused.
+    pub done_refused: &'static str,
 }
 
 /// English.
@@ -125,6 +155,21 @@ pub static EN: Messages = Messages {
     needs_script: "Passkeys need JavaScript. Please turn it on and reload this page.",
     about_passkeys_title: "About passkeys",
     about_passkeys: "A passkey replaces a password. Your device makes it, and it works only on this gateway, so it cannot be phished or reused elsewhere.",
+    account_title: "Your passkeys and sessions",
+    passkeys_heading: "Passkeys",
+    created: "Created",
+    last_used: "Last used",
+    never: "never",
+    rename_label: "Name",
+    rename_button: "Rename",
+    remove_button: "Remove this passkey",
+    only_one_note: "This is your only passkey, so it cannot be removed. Add another first.",
+    sign_out_heading: "Sign out",
+    sign_out_button: "Sign out on this device",
+    sign_out_everywhere_button: "Sign out on all devices",
+    done_renamed: "The passkey was renamed.",
+    done_removed: "The passkey was removed.",
+    done_refused: "That change could not be made. Please try again.",
 };
 
 /// Traditional Chinese (Hong Kong).
@@ -150,4 +195,19 @@ pub static ZH_HK: Messages = Messages {
     needs_script: "通行密鑰需要啟用瀏覽器的程式碼功能，請啟用後重新載入此頁。",
     about_passkeys_title: "關於通行密鑰",
     about_passkeys: "通行密鑰取代密碼。它由您的裝置產生，只能在本閘道使用，因此不會被釣魚網站騙取，也不能在別處重用。",
+    account_title: "您的通行密鑰及登入工作階段",
+    passkeys_heading: "通行密鑰",
+    created: "建立日期",
+    last_used: "上次使用",
+    never: "從未使用",
+    rename_label: "名稱",
+    rename_button: "更改名稱",
+    remove_button: "移除此通行密鑰",
+    only_one_note: "這是您唯一的通行密鑰，因此不能移除。請先新增另一個。",
+    sign_out_heading: "登出",
+    sign_out_button: "在此裝置登出",
+    sign_out_everywhere_button: "在所有裝置登出",
+    done_renamed: "通行密鑰名稱已更改。",
+    done_removed: "通行密鑰已移除。",
+    done_refused: "未能作出該項更改，請再試一次。",
 };

@@ -6,6 +6,7 @@
 //! page and the department's `ui_locales`), else from the browser's
 //! `Accept-Language`, else English.
 
+pub mod account;
 pub mod i18n;
 
 use askama::Template;

@@ -67,6 +67,21 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     found.next().is_none().then_some(first)
 }
 
+/// The CSRF token of the session on this request: derived from the session
+/// cookie (which no other site can read), so that a form posted from
+/// elsewhere cannot carry it. `None` without a session cookie.
+pub fn csrf_token(headers: &HeaderMap, tls: bool) -> Option<String> {
+    let value = cookie(headers, if tls { SECURE_COOKIE } else { PLAIN_COOKIE })?;
+    Some(handle_hash(&format!("csrf:{value}")))
+}
+
+/// Whether `given` is this session's CSRF token (constant-time).
+pub fn csrf_ok(headers: &HeaderMap, tls: bool, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    csrf_token(headers, tls)
+        .is_some_and(|token| bool::from(token.as_bytes().ct_eq(given.as_bytes())))
+}
+
 /// The `sid` claim for a session: derived from, but not equal to, what
 /// the database holds, and unrelated to the cookie.
 pub fn session_sid(id_hash: &str) -> String {

@@ -95,7 +95,12 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
         runs.push(json!({"name": name, "url": url, "action": action, "fresh_cookies": true}));
     }
     let artifacts = root.join("target/browser-artifacts");
-    let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs});
+    let pages = json!([
+        {"name": "en-account", "url": format!("{public_url}/account/passkeys?lang=en")},
+        {"name": "zh-account", "url": format!("{public_url}/account/passkeys?lang=zh-HK")},
+    ]);
+    let config =
+        json!({"chromium": chromium, "artifacts": artifacts, "runs": runs, "pages": pages});
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")

@@ -494,3 +494,95 @@ async fn expired_sign_in_records_are_purged() {
     );
     db.finish().await;
 }
+
+fn form_post(uri: &str, body: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut request =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body.to_owned())).unwrap()
+}
+
+/// The account page lists passkeys; renames and removals need the
+/// session's CSRF token; the last passkey stays; sign-out works.
+#[tokio::test]
+async fn the_account_page_manages_passkeys_behind_csrf_tokens() {
+    let (app, state, db) = setup().await;
+    let (_, cookie) = register(&app).await;
+    // Not signed in: to the sign-in page.
+    let anonymous = send(&app, get_with("/account/passkeys?lang=zh-HK", None)).await;
+    assert_eq!(location(&anonymous), "/signin?lang=zh-HK");
+    let page =
+        crate::support::text(send(&app, get_with("/account/passkeys", Some(&cookie))).await).await;
+    assert!(page.contains("Phone") && page.contains("This is your only passkey"));
+    assert!(
+        !page.contains("Remove this passkey"),
+        "no removal of the only passkey"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let citizen = state
+        .sessions()
+        .current(&headers_with(&cookie))
+        .await
+        .unwrap();
+    let id = state.db().passkeys_of(&citizen.citizen_id).await.unwrap()[0]
+        .credential_id
+        .clone();
+
+    // Without the token, or with another: forbidden, nothing changes.
+    for token in ["", "forged-token-forged-token-forged-token-123"] {
+        let body = format!("csrf={token}&action=rename&credential_id={id}&name=Evil");
+        let refused = send(&app, form_post("/account/passkeys", &body, Some(&cookie))).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    let body = format!("csrf={csrf}&action=rename&credential_id={id}&name=Work+phone");
+    let renamed = send(
+        &app,
+        form_post("/account/passkeys?lang=en", &body, Some(&cookie)),
+    )
+    .await;
+    assert_eq!(location(&renamed), "/account/passkeys?lang=en&done=renamed");
+    assert_eq!(
+        state.db().passkeys_of(&citizen.citizen_id).await.unwrap()[0].name,
+        "Work phone"
+    );
+    let body = format!("csrf={csrf}&action=remove&credential_id={id}");
+    let kept = send(&app, form_post("/account/passkeys", &body, Some(&cookie))).await;
+    assert!(location(&kept).ends_with("done=refused"));
+    assert_eq!(
+        state
+            .db()
+            .passkeys_of(&citizen.citizen_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let out = send(
+        &app,
+        form_post(
+            "/account/signout",
+            &format!("csrf={csrf}&everywhere=true"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(location(&out), "/signin?lang=en");
+    assert!(
+        state
+            .sessions()
+            .current(&headers_with(&cookie))
+            .await
+            .is_none()
+    );
+    db.finish().await;
+}

@@ -1,0 +1,205 @@
+//! The citizen's account page: their passkeys (list, rename, remove, never
+//! the last one) and sign-out, here or everywhere. Every form carries the
+//! session's CSRF token; a post without it changes nothing.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use time::macros::format_description;
+
+use super::i18n::Messages;
+use super::{language, render};
+use crate::http::error::ApiError;
+use crate::signin::passkeys::MAX_NAME_CHARS;
+use crate::signin::{csrf_ok, csrf_token};
+use crate::state::AppState;
+use crate::store::signin::Removal;
+
+/// One passkey as shown.
+#[derive(Debug)]
+struct KeyView {
+    id: String,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    m: &'a Messages,
+    switch_url: String,
+    lang: &'static str,
+    csrf: String,
+    notice: &'static str,
+    passkeys: Vec<KeyView>,
+}
+
+/// Query of the account page.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountQuery {
+    /// `en` or `zh-HK`.
+    pub lang: Option<String>,
+    /// What the last change did.
+    pub done: Option<String>,
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
+        Err(e) => ApiError::unavailable(e).into_response(),
+    }
+}
+
+/// `GET /account/passkeys`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
+) -> Result<Response, ApiError> {
+    let lang = language(query.lang.as_deref(), &headers);
+    let tls = state.config().tls.is_some();
+    let (Some(citizen), Some(csrf)) = (
+        state.sessions().current(&headers).await,
+        csrf_token(&headers, tls),
+    ) else {
+        return Ok(see_other(&format!("/signin?lang={}", lang.tag())));
+    };
+    let m = lang.messages();
+    let date = format_description!("[year]-[month]-[day]");
+    let passkeys = state
+        .db()
+        .passkeys_of(&citizen.citizen_id)
+        .await
+        .map_err(ApiError::unavailable)?
+        .into_iter()
+        .map(|k| KeyView {
+            id: k.credential_id,
+            name: k.name,
+            created: k.created_at.format(&date).unwrap_or_default(),
+            last_used: k
+                .last_used_at
+                .and_then(|t| t.format(&date).ok())
+                .unwrap_or_else(|| m.never.to_owned()),
+        })
+        .collect();
+    let notice = match query.done.as_deref() {
+        Some("renamed") => m.done_renamed,
+        Some("removed") => m.done_removed,
+        Some("refused") => m.done_refused,
+        _ => "",
+    };
+    Ok(render(&AccountPage {
+        m,
+        switch_url: format!("/account/passkeys?lang={}", lang.other().tag()),
+        lang: lang.tag(),
+        csrf,
+        notice,
+        passkeys,
+    }))
+}
+
+/// A rename or removal.
+#[derive(Debug, Deserialize)]
+pub struct PasskeyChange {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// `rename` or `remove`.
+    pub action: String,
+    /// Which passkey.
+    pub credential_id: String,
+    /// The new name (rename).
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /account/passkeys`.
+pub async fn change(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
+    Form(form): Form<PasskeyChange>,
+) -> Result<Response, ApiError> {
+    let lang = language(query.lang.as_deref(), &headers).tag();
+    let citizen = state.sessions().current(&headers).await;
+    let tls = state.config().tls.is_some();
+    let (Some(citizen), true) = (citizen, csrf_ok(&headers, tls, &form.csrf)) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_or_session",
+            "sign in again and use the form on the account page",
+        ));
+    };
+    let db = state.db();
+    let done = match form.action.as_str() {
+        "rename" => {
+            let name: String = form
+                .name
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NAME_CHARS)
+                .collect();
+            let ok = !name.trim().is_empty()
+                && db
+                    .rename_passkey(&citizen.citizen_id, &form.credential_id, name.trim())
+                    .await
+                    .map_err(ApiError::unavailable)?;
+            if ok { "renamed" } else { "refused" }
+        }
+        "remove" => match db
+            .remove_passkey(&citizen.citizen_id, &form.credential_id)
+            .await
+            .map_err(ApiError::unavailable)?
+        {
+            Removal::Removed => "removed",
+            Removal::LastOne | Removal::NotFound => "refused",
+        },
+        _ => "refused",
+    };
+    Ok(see_other(&format!(
+        "/account/passkeys?lang={lang}&done={done}"
+    )))
+}
+
+/// Sign-out from the account page.
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// `true` to end every session of the citizen.
+    #[serde(default)]
+    pub everywhere: String,
+}
+
+/// `POST /account/signout`.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<AccountQuery>,
+    Form(form): Form<SignOutForm>,
+) -> Result<Response, ApiError> {
+    let lang = language(query.lang.as_deref(), &headers).tag();
+    let tls = state.config().tls.is_some();
+    let citizen = state.sessions().current(&headers).await;
+    let (Some(citizen), true) = (citizen, csrf_ok(&headers, tls, &form.csrf)) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_or_session",
+            "sign in again and use the form on the account page",
+        ));
+    };
+    if form.everywhere == "true" {
+        state
+            .db()
+            .delete_sessions_of(&citizen.citizen_id)
+            .await
+            .map_err(ApiError::unavailable)?;
+    } else {
+        state.sessions().end(&headers).await;
+    }
+    Ok(see_other(&format!("/signin?lang={lang}")))
+}
