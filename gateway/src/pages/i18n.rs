@@ -104,6 +104,8 @@ pub struct Messages {
     pub account_title: &'static str,
     /// Heading of the passkey list.
     pub passkeys_heading: &'static str,
+    /// Between a label and its value (`: ` or the full-width `：`).
+    pub label_separator: &'static str,
     /// Label: created.
     pub created: &'static str,
     /// Label: last used.
@@ -157,6 +159,7 @@ pub static EN: Messages = Messages {
     about_passkeys: "A passkey replaces a password. Your device makes it, and it works only on this gateway, so it cannot be phished or reused elsewhere.",
     account_title: "Your passkeys and sessions",
     passkeys_heading: "Passkeys",
+    label_separator: ": ",
     created: "Created",
     last_used: "Last used",
     never: "never",
@@ -197,6 +200,7 @@ pub static ZH_HK: Messages = Messages {
     about_passkeys: "通行密鑰取代密碼。它由您的裝置產生，只能在本閘道使用，因此不會被釣魚網站騙取，也不能在別處重用。",
     account_title: "您的通行密鑰及登入工作階段",
     passkeys_heading: "通行密鑰",
+    label_separator: "：",
     created: "建立日期",
     last_used: "上次使用",
     never: "從未使用",
