@@ -33,7 +33,9 @@
 
   function done() {
     const flow = box.dataset.flow;
-    if (flow) {
+    if (box.dataset.after === "reload") {
+      window.location.reload();
+    } else if (flow) {
       window.location.assign("/signin/continue?flow=" + encodeURIComponent(flow));
     } else {
       status.textContent = msg("SignedIn");
@@ -109,6 +111,8 @@
     buttons.forEach((b) => { b.disabled = true; });
     return;
   }
-  document.getElementById("register").addEventListener("click", register);
-  document.getElementById("signin").addEventListener("click", signIn);
+  const registerButton = document.getElementById("register");
+  const signInButton = document.getElementById("signin");
+  if (registerButton) registerButton.addEventListener("click", register);
+  if (signInButton) signInButton.addEventListener("click", signIn);
 })();

@@ -120,6 +120,8 @@ pub struct Messages {
     pub remove_button: &'static str,
     /// Why the only passkey cannot be removed.
     pub only_one_note: &'static str,
+    /// Add another passkey.
+    pub add_passkey_button: &'static str,
     /// Heading of sign-out.
     pub sign_out_heading: &'static str,
     /// Sign out here.
@@ -167,6 +169,7 @@ pub static EN: Messages = Messages {
     rename_button: "Rename",
     remove_button: "Remove this passkey",
     only_one_note: "This is your only passkey, so it cannot be removed. Add another first.",
+    add_passkey_button: "Add a passkey on this device",
     sign_out_heading: "Sign out",
     sign_out_button: "Sign out on this device",
     sign_out_everywhere_button: "Sign out on all devices",
@@ -208,6 +211,7 @@ pub static ZH_HK: Messages = Messages {
     rename_button: "更改名稱",
     remove_button: "移除此通行密鑰",
     only_one_note: "這是您唯一的通行密鑰，因此不能移除。請先新增另一個。",
+    add_passkey_button: "在此裝置新增通行密鑰",
     sign_out_heading: "登出",
     sign_out_button: "在此裝置登出",
     sign_out_everywhere_button: "在所有裝置登出",

@@ -111,9 +111,21 @@ impl Passkeys {
         };
         let user =
             Uuid::parse_str(&citizen_id).map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        // Adding to an account: the authenticators it already has are
+        // excluded, so the browser says so instead of making a duplicate.
+        let mut exclude = Vec::new();
+        if !new_account {
+            for summary in db.passkeys_of(&citizen_id).await? {
+                if let Some((_, credential)) = db.passkey(&summary.credential_id).await? {
+                    let passkey: Passkey = serde_json::from_str(&credential)
+                        .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+                    exclude.push(passkey.cred_id().clone());
+                }
+            }
+        }
         let (options, state) = self
             .webauthn
-            .start_passkey_registration(user, "citizen", "Citizen", None)
+            .start_passkey_registration(user, "citizen", "Citizen", Some(exclude))
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         // Accounts have no user name: sign-in finds the passkey by itself,
         // so the credential must be discoverable (resident). webauthn-rs

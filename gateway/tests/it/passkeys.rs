@@ -586,3 +586,54 @@ async fn the_account_page_manages_passkeys_behind_csrf_tokens() {
     );
     db.finish().await;
 }
+
+/// Adding a passkey while signed in excludes the ones the account has, and
+/// a second authenticator is added to the same account.
+#[tokio::test]
+async fn a_signed_in_citizen_adds_a_second_passkey() {
+    let (app, state, db) = setup().await;
+    let (first, cookie) = register(&app).await;
+    let begin = body_json(
+        send(
+            &app,
+            post("/signin/passkey/register/begin", &json!({}), Some(&cookie)),
+        )
+        .await,
+    )
+    .await;
+    let excluded: Vec<&str> = begin["options"]["publicKey"]["excludeCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(excluded, [B64.encode(&first.credential_id)]);
+    let mut second = SoftPasskey::new();
+    let credential = second.create(&begin["options"]);
+    let body = json!({"ceremony": begin["ceremony"], "credential": credential, "name": "Laptop"});
+    let added = send(
+        &app,
+        post("/signin/passkey/register/finish", &body, Some(&cookie)),
+    )
+    .await;
+    assert_eq!(body_json(added).await["status"], "passkey_added");
+    let citizen = state
+        .sessions()
+        .current(&headers_with(&cookie))
+        .await
+        .unwrap();
+    let names: Vec<String> = state
+        .db()
+        .passkeys_of(&citizen.citizen_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Laptop".to_string()));
+    // Both sign in to the same account.
+    let (status, _, _) = sign_in(&app, &mut second).await;
+    assert_eq!(status, StatusCode::OK);
+    db.finish().await;
+}
