@@ -265,6 +265,71 @@ async fn admin_is_protected(t: &Target) -> Verdict {
     }
 }
 
+async fn signin_refuses_cross_site(t: &Target) -> Verdict {
+    let cross = t
+        .send(
+            Method::POST,
+            "/signin/passkey/begin",
+            &[
+                ("content-type", "application/json"),
+                ("origin", "https://attacker.example"),
+            ],
+            Some("{}"),
+        )
+        .await?;
+    if cross.status != StatusCode::FORBIDDEN {
+        return Err(format!(
+            "a cross-site passkey begin answered {} instead of 403",
+            cross.status
+        ));
+    }
+    let form = t
+        .send(
+            Method::POST,
+            "/signin/passkey/begin",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some("a=b"),
+        )
+        .await?;
+    if form.status != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return Err(format!(
+            "a form-encoded passkey begin answered {} instead of 415",
+            form.status
+        ));
+    }
+    Ok(())
+}
+
+async fn signin_page(t: &Target) -> Verdict {
+    for (path, lang) in [
+        ("/signin?lang=en", "en"),
+        ("/signin?lang=zh-HK", "zh-Hant-HK"),
+    ] {
+        let a = t.get(path).await?;
+        if a.status != StatusCode::OK {
+            return Err(format!("GET {path} answered {}", a.status));
+        }
+        if !header(&a, "content-type").is_some_and(|v| v.starts_with("text/html")) {
+            return Err(format!("GET {path} is not HTML"));
+        }
+        if header(&a, "cache-control") != Some("no-store") {
+            return Err(format!("GET {path} may be cached"));
+        }
+        let csp = header(&a, "content-security-policy").unwrap_or("");
+        if !csp.contains("script-src 'self'") || csp.contains("unsafe-inline") {
+            return Err(format!("GET {path}: CSP {csp:?}"));
+        }
+        let html = String::from_utf8_lossy(&a.body);
+        if !html.contains(&format!("<html lang=\"{lang}\">")) {
+            return Err(format!("GET {path} is not marked as {lang}"));
+        }
+        if html.contains("<script>") {
+            return Err(format!("GET {path} has an inline script"));
+        }
+    }
+    Ok(())
+}
+
 fn outcome(id: &'static str, title: &'static str, verdict: Verdict) -> Outcome {
     match verdict {
         Ok(()) => Outcome {
@@ -373,6 +438,16 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
             "oidc.par_client_auth",
             "POST /par without client authentication is 401 invalid_client",
             par_requires_client_authentication(&t).await,
+        ),
+        outcome(
+            "signin.cross_site",
+            "the passkey endpoints refuse cross-site and non-JSON requests",
+            signin_refuses_cross_site(&t).await,
+        ),
+        outcome(
+            "signin.page",
+            "the sign-in page is HTML in English and Chinese, not cached, without inline scripts",
+            signin_page(&t).await,
         ),
         outcome(
             "admin.protected",

@@ -46,7 +46,7 @@ async fn a_gateway_passes_every_check() {
         1,
         "only HSTS skips on plain HTTP: {text}"
     );
-    assert_eq!(report.count(Status::Pass), 11, "{text}");
+    assert_eq!(report.count(Status::Pass), 13, "{text}");
     // The SDK's view of the same gateway.
     let client = sdk::Client::new(&base).unwrap();
     client.health().await.unwrap();
@@ -64,6 +64,8 @@ async fn a_server_that_breaks_the_contract_fails() {
         "errors.not_found",
         "headers.security",
         "request_id.echo",
+        "signin.cross_site",
+        "signin.page",
     ] {
         let outcome = report.outcomes.iter().find(|o| o.id == id).unwrap();
         assert_eq!(outcome.status, Status::Fail, "{id}: {outcome:?}");
