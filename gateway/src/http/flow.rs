@@ -6,15 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eid_core::oidc::authz::{ACR_VALUES, AuthorizationRequest, ParStore, Prompt, UI_LOCALES};
 use eid_core::oidc::grant::{
     AccessGrant, CODE_LIFETIME_SECS, CodeGrant, GrantStore, Redemption, RefreshUse, handle_hash,
     pairwise_subject, pkce_s256_matches,
 };
 use eid_core::oidc::{ClientStore, KeyEncryptionKey, KeyStore, jws, keys};
-use ring::rand::SecureRandom;
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -32,11 +29,7 @@ fn bad_request(code: &'static str, description: impl Into<String>) -> ApiError {
 }
 
 fn random_handle() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ApiError::unavailable("random generator failure"))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    crate::signin::random_handle().ok_or_else(|| ApiError::unavailable("random generator failure"))
 }
 
 fn seconds(secs: u64) -> Duration {

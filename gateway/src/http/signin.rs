@@ -18,8 +18,6 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eid_core::oidc::grant::handle_hash;
 use eid_core::session::SignInMethod;
 use serde::Deserialize;
@@ -27,8 +25,8 @@ use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::error::ApiError;
+use crate::signin::cookie_name;
 use crate::signin::passkeys::{PasskeyError, Passkeys};
-use crate::signin::{PLAIN_COOKIE, SECURE_COOKIE};
 use crate::state::AppState;
 
 fn failed() -> ApiError {
@@ -99,10 +97,8 @@ async fn signed_in(
     citizen_id: &str,
     method: SignInMethod,
 ) -> Result<Response, ApiError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| ApiError::unavailable("random generator failure"))?;
-    let value = URL_SAFE_NO_PAD.encode(bytes);
+    let value = crate::signin::random_handle()
+        .ok_or_else(|| ApiError::unavailable("random generator failure"))?;
     state
         .db()
         .insert_session(
@@ -117,7 +113,7 @@ async fn signed_in(
     let tls = state.config().tls.is_some();
     let cookie = format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        if tls { SECURE_COOKIE } else { PLAIN_COOKIE },
+        cookie_name(tls),
         state.config().signin.session_absolute_secs,
         if tls { "; Secure" } else { "" },
     );
@@ -280,7 +276,7 @@ pub async fn sign_out(
     let tls = state.config().tls.is_some();
     let clear = format!(
         "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if tls { SECURE_COOKIE } else { PLAIN_COOKIE },
+        cookie_name(tls),
         if tls { "; Secure" } else { "" },
     );
     let mut response =

@@ -48,6 +48,24 @@ pub struct AccountQuery {
     pub done: Option<String>,
 }
 
+/// The signed-in citizen posting a form, if the form carries the session's
+/// CSRF token; otherwise 403 and nothing changes.
+async fn signed_in_with_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<eid_core::oidc::grant::Authentication, ApiError> {
+    let tls = state.config().tls.is_some();
+    match state.sessions().current(headers).await {
+        Some(citizen) if csrf_ok(headers, tls, token) => Ok(citizen),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_or_session",
+            "sign in again and use the form on the account page",
+        )),
+    }
+}
+
 fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
@@ -125,15 +143,7 @@ pub async fn change(
     Form(form): Form<PasskeyChange>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers).tag();
-    let citizen = state.sessions().current(&headers).await;
-    let tls = state.config().tls.is_some();
-    let (Some(citizen), true) = (citizen, csrf_ok(&headers, tls, &form.csrf)) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_or_session",
-            "sign in again and use the form on the account page",
-        ));
-    };
+    let citizen = signed_in_with_token(&state, &headers, &form.csrf).await?;
     let db = state.db();
     let done = match form.action.as_str() {
         "rename" => {
@@ -183,15 +193,7 @@ pub async fn sign_out(
     Form(form): Form<SignOutForm>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers).tag();
-    let tls = state.config().tls.is_some();
-    let citizen = state.sessions().current(&headers).await;
-    let (Some(citizen), true) = (citizen, csrf_ok(&headers, tls, &form.csrf)) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_or_session",
-            "sign in again and use the form on the account page",
-        ));
-    };
+    let citizen = signed_in_with_token(&state, &headers, &form.csrf).await?;
     if form.everywhere == "true" {
         state
             .db()

@@ -65,13 +65,6 @@ pub struct SignInQuery {
     pub step_up: Option<String>,
 }
 
-fn plain_handle(value: &str) -> bool {
-    value.len() == 43
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// `GET /signin`.
 pub async fn sign_in(
     State(_state): State<AppState>,
@@ -80,7 +73,10 @@ pub async fn sign_in(
 ) -> Response {
     let lang = language(query.lang.as_deref(), &headers);
     // A handle that is not one of ours is dropped, not echoed.
-    let flow = query.flow.filter(|f| plain_handle(f)).unwrap_or_default();
+    let flow = query
+        .flow
+        .filter(|f| crate::signin::is_handle(f))
+        .unwrap_or_default();
     let step_up = query.step_up.as_deref() == Some("1");
     let mut switch = form_urlencoded::Serializer::new(String::new());
     if !flow.is_empty() {

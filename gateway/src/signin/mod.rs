@@ -51,6 +51,30 @@ impl SessionSource for NoSignIn {
     }
 }
 
+/// The session cookie's name: `__Host-` prefixed over TLS.
+pub fn cookie_name(tls: bool) -> &'static str {
+    if tls { SECURE_COOKIE } else { PLAIN_COOKIE }
+}
+
+/// A fresh random handle (session cookie, ceremony, flow): 32 bytes from
+/// the system's generator, base64url. `None` if the generator fails.
+pub fn random_handle() -> Option<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Whether `value` has the shape of a [`random_handle`] (43 base64url
+/// characters): anything else is not ours and is neither looked up nor
+/// echoed.
+pub fn is_handle(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The value of cookie `name` in `headers`, if present exactly once.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     let mut found = headers
@@ -71,7 +95,7 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// cookie (which no other site can read), so that a form posted from
 /// elsewhere cannot carry it. `None` without a session cookie.
 pub fn csrf_token(headers: &HeaderMap, tls: bool) -> Option<String> {
-    let value = cookie(headers, if tls { SECURE_COOKIE } else { PLAIN_COOKIE })?;
+    let value = cookie(headers, cookie_name(tls))?;
     Some(handle_hash(&format!("csrf:{value}")))
 }
 
@@ -104,7 +128,7 @@ impl DbSessions {
             db,
             policy,
             clock,
-            cookie_name: if tls { SECURE_COOKIE } else { PLAIN_COOKIE },
+            cookie_name: cookie_name(tls),
         }
     }
 

@@ -64,10 +64,7 @@ pub struct Passkeys {
 }
 
 fn random_handle() -> Result<String, PasskeyError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| PasskeyError::Config("random generator failure".into()))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    super::random_handle().ok_or_else(|| PasskeyError::Config("random generator failure".into()))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, PasskeyError> {
