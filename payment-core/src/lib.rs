@@ -33,6 +33,11 @@ pub const HONG_KONG: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) 
     Err(_) => time::UtcOffset::UTC,
 };
 
+/// Lowercase hex of `bytes` (signatures and MACs on the wire).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The date in Hong Kong at `now`.
 pub fn hong_kong_date(now: time::OffsetDateTime) -> time::Date {
     now.to_offset(HONG_KONG).date()

@@ -18,9 +18,7 @@ pub fn sign(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
     for secret in secrets {
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), &message);
         header.push_str(",v1=");
-        for byte in tag.as_ref() {
-            header.push_str(&format!("{byte:02x}"));
-        }
+        header.push_str(&crate::to_hex(tag.as_ref()));
     }
     header
 }

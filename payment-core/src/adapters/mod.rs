@@ -378,6 +378,18 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<RefundOutcome, ProviderError>>;
 }
 
+/// The provider reference an attempt id yields: its first 24 letters and
+/// digits (references must fit FPS field 62 and PPS), or `None` when it has
+/// fewer than 12.
+pub fn attempt_reference(attempt_id: &str) -> Option<String> {
+    let body: String = attempt_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
+        .collect();
+    (body.len() >= 12).then_some(body)
+}
+
 /// The value of header `name` (lowercase) in `headers`, if present once.
 pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     let mut values = headers

@@ -76,10 +76,6 @@ fn decode_hex(text: &str, len: usize) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn check_age(timestamp: i64, now: i64, tolerance: i64) -> Result<(), NotificationError> {
     let age = now.saturating_sub(timestamp).saturating_abs();
     if age > tolerance {
@@ -147,7 +143,7 @@ pub fn verify_ed25519(
 /// Signs `body` at `timestamp` with Ed25519 (the sandbox bank's side).
 pub fn sign_ed25519(key: &signature::Ed25519KeyPair, timestamp: i64, body: &[u8]) -> String {
     let tag = key.sign(&message(timestamp, body));
-    format!("t={timestamp},ed25519={}", encode_hex(tag.as_ref()))
+    format!("t={timestamp},ed25519={}", crate::to_hex(tag.as_ref()))
 }
 
 #[cfg(test)]

@@ -32,13 +32,8 @@ pub struct Collection {
 /// The FPS reference of an attempt: `F` and the first 24 letters and digits
 /// of the attempt id, upper-cased (FPS field 62/05 holds 25).
 pub fn reference_for(attempt_id: &str) -> Option<String> {
-    let body: String = attempt_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(24)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    (body.len() >= 12).then(|| format!("F{body}"))
+    crate::adapters::attempt_reference(attempt_id)
+        .map(|body| format!("F{}", body.to_ascii_uppercase()))
 }
 
 /// The dynamic code for one attempt.

@@ -64,15 +64,8 @@ impl TryFrom<(&StartRequest, &str, i64)> for PaymentRequest {
         {
             return Err(PpsRequestError::BadBillAccount);
         }
-        let reference: String = request
-            .attempt_id
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(24)
-            .collect();
-        if reference.len() < 12 {
-            return Err(PpsRequestError::BadAttemptId);
-        }
+        let reference = crate::adapters::attempt_reference(&request.attempt_id)
+            .ok_or(PpsRequestError::BadAttemptId)?;
         Ok(PaymentRequest {
             merchant_code: merchant_code.to_owned(),
             bill_account: account.clone(),
@@ -90,7 +83,7 @@ pub fn mac(key: &[u8], fields: &[&str]) -> String {
         &hmac::Key::new(hmac::HMAC_SHA256, key),
         fields.join("|").as_bytes(),
     );
-    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::to_hex(tag.as_ref())
 }
 
 /// Whether `given` is the MAC of `fields`, in constant time.
