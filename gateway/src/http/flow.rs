@@ -36,6 +36,16 @@ fn seconds(secs: u64) -> Duration {
     Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
+/// A query string's parameters, each at most once.
+fn query_params(
+    query: Option<String>,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    eid_core::oidc::authz::single_valued(&pairs).map_err(|e| bad_request(e.code, e.description))
+}
+
 /// Appends query parameters to a registered redirect URI.
 fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
     let query = form_urlencoded::Serializer::new(String::new())
@@ -83,11 +93,7 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let params = eid_core::oidc::authz::single_valued(&pairs)
-        .map_err(|e| bad_request(e.code, e.description))?;
+    let params = query_params(query)?;
     let client_id = params
         .get("client_id")
         .ok_or_else(|| bad_request("invalid_request", "client_id is required"))?;
@@ -212,11 +218,7 @@ pub async fn resume(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let params = eid_core::oidc::authz::single_valued(&pairs)
-        .map_err(|e| bad_request(e.code, e.description))?;
+    let params = query_params(query)?;
     let gone = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -690,12 +692,7 @@ pub async fn logout(
     let params = if method == axum::http::Method::POST {
         form_params(&headers, &body)?
     } else {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        eid_core::oidc::authz::single_valued(&pairs)
-            .map_err(|e| bad_request(e.code, e.description))?
+        query_params(query)?
     };
     let hinted_client = match params.get("id_token_hint") {
         None => None,
