@@ -57,6 +57,59 @@ pub struct SigninConfig {
     /// Sign-in requests (passkey begin and finish, continue) one client
     /// address may make per minute; more get `429` with `Retry-After`.
     pub attempts_per_minute: u32,
+    /// Sign-in attempts one account may see per hour (failed or not, from
+    /// any address); more get `429` until the hour has passed.
+    pub account_attempts_per_hour: u32,
+    /// Smart-ID-card sign-in; absent means passkeys only.
+    pub card: Option<CardConfig>,
+}
+
+/// Settings of smart-ID-card sign-in (`[signin.card]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardConfig {
+    /// PEM files with the card issuers' root certificates.
+    pub trust_anchors: Vec<PathBuf>,
+    /// PEM files with the card issuers' intermediate certificates (cards
+    /// and helpers often send only their own certificate).
+    #[serde(default)]
+    pub intermediates: Vec<PathBuf>,
+    /// Which certificates need a revocation status: `all` (default) or
+    /// `end-entity`. Without one the sign-in fails (closed).
+    #[serde(default)]
+    pub revocation: RevocationSetting,
+    /// Time limit of each OCSP or CRL request.
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_secs: u64,
+    /// Address of the listener that asks browsers for the card's TLS client
+    /// certificate (needs `[tls]`); absent means no such listener.
+    #[serde(default)]
+    pub tls_listen: Option<SocketAddr>,
+    /// The URL citizens reach that listener at, for example
+    /// `https://id.example.gov.hk:8443`. Defaults to the public URL's host
+    /// with the listener's port.
+    #[serde(default)]
+    pub tls_url: Option<String>,
+    /// Where the card-reader helper on the citizen's computer answers
+    /// signed challenges, for example `http://127.0.0.1:30521`; absent
+    /// means the page does not offer the helper.
+    #[serde(default)]
+    pub helper_url: Option<String>,
+}
+
+fn default_fetch_timeout() -> u64 {
+    5
+}
+
+/// `signin.card.revocation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationSetting {
+    /// Every certificate below the trust anchor.
+    #[default]
+    All,
+    /// Only the card's own certificate.
+    EndEntity,
 }
 
 impl Default for SigninConfig {
@@ -67,6 +120,8 @@ impl Default for SigninConfig {
             ceremony_lifetime_secs: 300,
             pending_authorization_secs: 600,
             attempts_per_minute: 30,
+            account_attempts_per_hour: 60,
+            card: None,
         }
     }
 }
@@ -326,12 +381,49 @@ impl Config {
                 "signin.attempts_per_minute",
                 u64::from(self.signin.attempts_per_minute),
             ),
+            (
+                "signin.account_attempts_per_hour",
+                u64::from(self.signin.account_attempts_per_hour),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Value {
                     key,
                     reason: "must be at least 1".to_owned(),
                 });
+            }
+        }
+        if let Some(card) = &self.signin.card {
+            if card.trust_anchors.is_empty() {
+                return Err(ConfigError::Value {
+                    key: "signin.card.trust_anchors",
+                    reason: "name at least one PEM file of card issuer roots".to_owned(),
+                });
+            }
+            if card.fetch_timeout_secs == 0 {
+                return Err(ConfigError::Value {
+                    key: "signin.card.fetch_timeout_secs",
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+            if card.tls_listen.is_some() && self.tls.is_none() {
+                return Err(ConfigError::Value {
+                    key: "signin.card.tls_listen",
+                    reason: "the card listener needs [tls] (its certificate and key)".to_owned(),
+                });
+            }
+            for (key, url) in [
+                ("signin.card.tls_url", &card.tls_url),
+                ("signin.card.helper_url", &card.helper_url),
+            ] {
+                if let Some(url) = url
+                    && !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    return Err(ConfigError::Value {
+                        key,
+                        reason: "must be an http:// or https:// URL".to_owned(),
+                    });
+                }
             }
         }
         if self.http.request_timeout_secs == 0 {
@@ -421,6 +513,22 @@ impl Config {
         }
     }
 
+    /// Where citizens reach the smart-ID-card listener (no trailing
+    /// slash): `signin.card.tls_url`, else the issuer's host with the
+    /// listener's port. `None` without a card listener.
+    pub fn card_tls_url(&self) -> Option<String> {
+        let card = self.signin.card.as_ref()?;
+        let listen = card.tls_listen?;
+        if let Some(url) = &card.tls_url {
+            return Some(url.trim_end_matches('/').to_owned());
+        }
+        let mut url = webauthn_rs::prelude::Url::parse(&self.issuer()).ok()?;
+        url.set_scheme("https").ok()?;
+        url.set_port(Some(listen.port())).ok()?;
+        url.set_path("");
+        Some(url.as_str().trim_end_matches('/').to_owned())
+    }
+
     /// The request timeout as a [`Duration`].
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
@@ -476,6 +584,14 @@ mod tests {
             .replace("# cert_file", "cert_file")
             .replace("# key_file", "key_file")
             .replace("# issuer", "issuer")
+            .replace("# [signin.card]", "[signin.card]")
+            .replace("# trust_anchors", "trust_anchors")
+            .replace("# intermediates", "intermediates")
+            .replace("# revocation =", "revocation =")
+            .replace("# fetch_timeout_secs", "fetch_timeout_secs")
+            .replace("# tls_listen", "tls_listen")
+            .replace("# tls_url", "tls_url")
+            .replace("# helper_url", "helper_url")
             .replace(
                 "# token = \"...\"",
                 "token = \"0123456789abcdef0123456789abcdef\"",
@@ -486,6 +602,10 @@ mod tests {
         let config = Config::load_from(Some(&copy), no_env()).expect("enabled example loads");
         assert!(config.tls.is_some());
         assert_eq!(config.public_url(), "https://eid.example.gov.hk");
+        let card = config.signin.card.expect("card section");
+        assert_eq!(card.tls_listen, Some("0.0.0.0:8443".parse().expect("addr")));
+        assert_eq!(card.revocation, RevocationSetting::All);
+        assert_eq!(card.fetch_timeout_secs, 5);
     }
 
     #[test]

@@ -164,26 +164,46 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     serve(config, tls, db, Some(Box::new(banner))).await
 }
 
-/// Loads the TLS files before anything else touches the database, so that a
-/// bad certificate path is reported as the configuration error it is.
-fn load_tls(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, Failure> {
-    config
+/// The rustls settings of the listeners.
+struct Tls {
+    /// The main listener's (absent: plain HTTP).
+    main: Option<Arc<rustls::ServerConfig>>,
+    /// The smart-ID-card listener's, when one is configured.
+    card: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+}
+
+/// Loads the TLS files and the card issuers' certificates before anything
+/// else touches the database, so that a bad path is reported as the
+/// configuration error it is.
+fn load_tls(config: &Config) -> Result<Tls, Failure> {
+    let config_error = |e: &dyn std::fmt::Display| Failure::Config(e.to_string());
+    let main = config
         .tls
         .as_ref()
         .map(server::load_tls)
         .transpose()
-        .map_err(|e| Failure::Config(e.to_string()))
+        .map_err(|e| config_error(&e))?;
+    let mut card = None;
+    if let Some(settings) = &config.signin.card {
+        let verifier = crate::signin::card::CardVerifier::from_config(
+            settings,
+            Arc::new(crate::state::SystemClock),
+        )
+        .map_err(|e| config_error(&e))?;
+        if let (Some(listen), Some(tls)) = (settings.tls_listen, &config.tls) {
+            let server = server::load_tls_client_auth(tls, verifier.anchor_subjects())
+                .map_err(|e| config_error(&e))?;
+            card = Some((listen, server));
+        }
+    }
+    Ok(Tls { main, card })
 }
 
 /// Prints what a newcomer should open, given the base URL.
 type Banner = Box<dyn FnOnce(&str) -> String + Send>;
 
-async fn serve(
-    config: Config,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    db: Db,
-    banner: Option<Banner>,
-) -> Result<(), Failure> {
+async fn serve(config: Config, tls: Tls, db: Db, banner: Option<Banner>) -> Result<(), Failure> {
+    let Tls { main: tls, card } = tls;
     let listener = TcpListener::bind(config.http.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.http.listen)))?;
@@ -195,19 +215,45 @@ async fn serve(
     let state = AppState::new(db.clone(), config);
     let maintenance = tokio::spawn(maintenance(state.clone()));
 
+    // One shutdown signal stops every listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let card_server = match card {
+        Some((listen, card_tls)) => {
+            let listener = TcpListener::bind(listen).await.map_err(|e| {
+                Failure::Runtime(format!(
+                    "cannot listen on {listen} (signin.card.tls_listen): {e}"
+                ))
+            })?;
+            tracing::info!(address = %listen, "smart-ID-card listener (TLS client certificates)");
+            Some(tokio::spawn(server::serve(
+                listener,
+                http::card_app(state.clone()),
+                Some(card_tls),
+                until_stopped(),
+                grace,
+            )))
+        }
+        None => None,
+    };
     tracing::info!(address = %bound, tls = tls.is_some(), "listening");
     println!("gateway listening on {base}");
     if let Some(banner) = banner {
         println!("{}", banner(&base));
     }
-    server::serve(
-        listener,
-        http::app(state),
-        tls,
-        server::shutdown_signal(),
-        grace,
-    )
-    .await;
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    server::serve(listener, http::app(state), tls, until_stopped(), grace).await;
+    if let Some(card_server) = card_server {
+        let _ = card_server.await;
+    }
     maintenance.abort();
     db.close().await;
     tracing::info!("stopped");

@@ -14,9 +14,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use rustls::ServerConfig;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -64,15 +67,114 @@ pub fn load_tls(config: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError> 
         path: key_path,
         reason: e.to_string(),
     })?;
+    build(certs, key, None)
+}
+
+/// Like [`load_tls`], for the smart-ID-card listener: the server also asks
+/// for a client certificate (optional: a browser without a card still gets
+/// the page that says so), naming `issuer_subjects` (DER names of the card
+/// issuers) so that browsers offer only fitting certificates.
+///
+/// rustls checks only that the client holds the key of the certificate it
+/// presents (the handshake signature); the chain itself is validated by
+/// the gateway with `eid-core::cert`, revocation included, and reaches the
+/// handlers as [`PeerCertificates`].
+pub fn load_tls_client_auth(
+    config: &TlsConfig,
+    issuer_subjects: Vec<Vec<u8>>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let cert_path = config.cert_file.display().to_string();
+    let key_path = config.key_file.display().to_string();
+    let certs = read_certs(&config.cert_file).map_err(|reason| TlsSetupError::Certificate {
+        path: cert_path.clone(),
+        reason,
+    })?;
+    let key = PrivateKeyDer::from_pem_file(&config.key_file).map_err(|e| TlsSetupError::Key {
+        path: key_path,
+        reason: e.to_string(),
+    })?;
+    build(certs, key, Some(issuer_subjects))
+}
+
+fn build(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_auth: Option<Vec<Vec<u8>>>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    let builder = match client_auth {
+        None => builder.with_no_client_auth(),
+        Some(subjects) => builder.with_client_cert_verifier(Arc::new(AnyClientCertificate {
+            hints: subjects.into_iter().map(DistinguishedName::from).collect(),
+            algorithms: provider.signature_verification_algorithms,
+        })),
+    };
+    let mut server = builder
         .with_single_cert(certs, key)
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(server))
+}
+
+/// The certificates a TLS client presented, end entity first (DER), as a
+/// request extension on connections that had one.
+#[derive(Debug, Clone)]
+pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
+
+/// Accepts any client certificate whose key signed the handshake; the
+/// chain is judged later, by the gateway's own validator.
+#[derive(Debug)]
+struct AnyClientCertificate {
+    hints: Vec<DistinguishedName>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -115,10 +217,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = {
-            let app = app.clone();
+        let app = app.clone();
+        let service = move |certificates: Option<PeerCertificates>| {
             hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(certificates) = &certificates {
+                    request.extensions_mut().insert(certificates.clone());
+                }
                 app.clone().oneshot(request)
             })
         };
@@ -130,7 +235,7 @@ pub async fn serve(
                 match acceptor {
                     None => {
                         let connection = builder
-                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service(None))
                             .into_owned();
                         watcher.watch(connection).await
                     }
@@ -149,8 +254,14 @@ pub async fn serve(
                                     return;
                                 }
                             };
+                        let certificates = tls_stream.get_ref().1.peer_certificates().map(|c| {
+                            PeerCertificates(Arc::new(c.iter().map(|d| d.to_vec()).collect()))
+                        });
                         let connection = builder
-                            .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+                            .serve_connection_with_upgrades(
+                                TokioIo::new(tls_stream),
+                                service(certificates),
+                            )
                             .into_owned();
                         watcher.watch(connection).await
                     }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::http::limit::AddressLimiter;
+use crate::http::limit::{AccountLimiter, AddressLimiter};
 use crate::metrics::Metrics;
 use crate::oidc::jwks_fetch::JwksFetcher;
+use crate::signin::card::CardVerifier;
 use crate::signin::passkeys::Passkeys;
 use crate::signin::{DbSessions, SessionSource};
 use crate::store::Db;
@@ -56,6 +57,8 @@ struct Inner {
     sessions: Arc<dyn SessionSource>,
     passkeys: Option<Passkeys>,
     signin_limiter: AddressLimiter,
+    account_limiter: AccountLimiter,
+    cards: Option<CardVerifier>,
     jwks_fetcher: JwksFetcher,
 }
 
@@ -96,6 +99,14 @@ impl AppState {
         .map_err(|e| tracing::error!(error = %e, "passkeys unavailable"))
         .ok();
         let signin_limiter = AddressLimiter::per_minute(config.signin.attempts_per_minute);
+        let account_limiter = AccountLimiter::per_hour(config.signin.account_attempts_per_hour);
+        // `run` checks the card settings before it starts serving; here a
+        // bad setting only switches card sign-in off.
+        let cards = config.signin.card.as_ref().and_then(|card| {
+            CardVerifier::from_config(card, clock.clone())
+                .map_err(|e| tracing::error!(error = %e, "smart-ID-card sign-in unavailable"))
+                .ok()
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -104,6 +115,8 @@ impl AppState {
                 clock,
                 passkeys,
                 signin_limiter,
+                account_limiter,
+                cards,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
@@ -129,6 +142,17 @@ impl AppState {
     /// The per-address limiter of sign-in requests.
     pub fn signin_limiter(&self) -> &AddressLimiter {
         &self.inner.signin_limiter
+    }
+
+    /// The per-account limiter of sign-in attempts.
+    pub fn account_limiter(&self) -> &AccountLimiter {
+        &self.inner.account_limiter
+    }
+
+    /// The smart-ID-card validator (absent when card sign-in is not
+    /// configured).
+    pub fn cards(&self) -> Option<&CardVerifier> {
+        self.inner.cards.as_ref()
     }
 
     /// The database.

@@ -106,6 +106,48 @@
     }
   }
 
+  // Smart ID card through the card-reader app on this computer: the
+  // gateway's challenge goes to the app, which signs it with the card's
+  // key; the signature and the card's certificates go back to the gateway.
+  const helperButton = document.getElementById("card-helper");
+  async function cardHelper() {
+    busy(true);
+    helperButton.disabled = true;
+    try {
+      const challenge = await post("/signin/card/challenge", { intent: box.dataset.intent || "sign_in" });
+      let answer;
+      try {
+        const response = await fetch(box.dataset.helper.replace(/\/$/, "") + "/v1/sign", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ origin: challenge.origin, to_be_signed: challenge.to_be_signed, algorithms: challenge.algorithms }),
+        });
+        if (!response.ok) throw new Error("helper");
+        answer = await response.json();
+      } catch (e) {
+        throw Object.assign(new Error("helper"), { helper: true });
+      }
+      const result = await post("/signin/card/finish", {
+        ceremony: challenge.ceremony,
+        algorithm: answer.algorithm,
+        signature: answer.signature,
+        certificates: answer.certificates,
+      });
+      if (box.dataset.after === "reload") {
+        window.location.assign(window.location.pathname + "?card=" + encodeURIComponent(result.status));
+      } else if (box.dataset.flow) {
+        done();
+      } else {
+        window.location.assign("/account/passkeys?card=signed_in");
+      }
+    } catch (e) {
+      busy(false);
+      helperButton.disabled = false;
+      error.textContent = e && e.helper ? msg("HelperMissing") : msg("CardFailed");
+    }
+  }
+  if (helperButton && box.dataset.helper) helperButton.addEventListener("click", cardHelper);
+
   if (!window.PublicKeyCredential) {
     error.textContent = msg("Unsupported");
     buttons.forEach((b) => { b.disabled = true; });

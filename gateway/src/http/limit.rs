@@ -1,12 +1,15 @@
-//! Rate limiting of sign-in requests per client address (governor's GCRA,
-//! in memory, per process): a client that sends more than
-//! `signin.attempts_per_minute` gets `429 too_many_requests` with
-//! `Retry-After`, and the request goes no further.
+//! Rate limiting of sign-in requests per client address and per account
+//! (governor's GCRA, in memory, per process): a client that sends more than
+//! `signin.attempts_per_minute`, or an account that sees more than
+//! `signin.account_attempts_per_hour` sign-in attempts, gets
+//! `429 too_many_requests` with `Retry-After`, and the request goes no
+//! further.
 //!
 //! The address is the TCP peer; behind a reverse proxy every citizen shares
 //! the proxy's address, so the limit must then be set for the proxy (or
 //! enforced there).
 
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -24,14 +27,21 @@ use crate::state::AppState;
 /// Distinct addresses kept before old, idle ones are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-/// A limiter of requests per client address.
+/// A limiter of requests per key (a client address, an account).
 #[derive(Debug, Clone)]
-pub struct AddressLimiter {
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+pub struct Limiter<K: Hash + Eq + Clone> {
+    limiter: Arc<DefaultKeyedRateLimiter<K>>,
 }
 
-impl AddressLimiter {
-    /// `per_minute` requests per address per minute (at least 1).
+/// A limiter of requests per client address.
+pub type AddressLimiter = Limiter<IpAddr>;
+
+/// A limiter of sign-in attempts per account (citizen id or card key), so
+/// that guessing from many addresses still meets a limit.
+pub type AccountLimiter = Limiter<String>;
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// `per_minute` requests per key per minute (at least 1).
     pub fn per_minute(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
@@ -39,12 +49,23 @@ impl AddressLimiter {
         }
     }
 
-    /// `Ok` if `address` may go on, else the seconds to wait.
-    pub fn check(&self, address: IpAddr) -> Result<(), u64> {
+    /// `per_hour` requests per key per hour (at least 1), all of them
+    /// available at once.
+    pub fn per_hour(per_hour: u32) -> Self {
+        let n = NonZeroU32::new(per_hour).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(std::time::Duration::from_secs(3600) / n.get())
+            .map_or_else(|| Quota::per_hour(n), |q| q.allow_burst(n));
+        Self {
+            limiter: Arc::new(RateLimiter::dashmap(quota)),
+        }
+    }
+
+    /// `Ok` if `key` may go on, else the seconds to wait.
+    pub fn check(&self, key: &K) -> Result<(), u64> {
         if self.limiter.len() > MAX_TRACKED {
             self.limiter.retain_recent();
         }
-        self.limiter.check_key(&address).map_err(|not_until| {
+        self.limiter.check_key(key).map_err(|not_until| {
             not_until
                 .wait_time_from(DefaultClock::default().now())
                 .as_secs()
@@ -53,25 +74,28 @@ impl AddressLimiter {
     }
 }
 
+/// The `429` answer, with `Retry-After: wait`.
+pub fn too_many(wait: u64) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "too many sign-in attempts; wait and try again",
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// Middleware: refuses sign-in requests over the address's limit.
 pub async fn limit_signin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    match state.signin_limiter().check(address) {
+    match state.signin_limiter().check(&address) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "too many sign-in attempts; wait and try again",
-            )
-            .into_response();
-            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Err(wait) => too_many(wait),
     }
 }

@@ -19,6 +19,7 @@ use tracing::Level;
 use crate::state::AppState;
 
 pub mod admin;
+pub mod card;
 pub mod error;
 pub mod flow;
 pub mod headers;
@@ -34,6 +35,70 @@ pub use request_id::{REQUEST_ID_HEADER, RequestId};
 
 /// The gateway's router, with every route and the middleware stack.
 pub fn app(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/admin/clients", get(admin::list).post(admin::create))
+        .route(
+            "/admin/clients/{client_id}/{action}",
+            post(admin::set_enabled),
+        )
+        .route_layer(from_fn_with_state(state.clone(), admin::require_operator));
+
+    let signin_routes = Router::new()
+        .route(
+            "/signin/passkey/register/begin",
+            post(signin::register_begin),
+        )
+        .route(
+            "/signin/passkey/register/finish",
+            post(signin::register_finish),
+        )
+        .route("/signin/passkey/begin", post(signin::sign_in_begin))
+        .route("/signin/passkey/finish", post(signin::sign_in_finish))
+        .route("/signin/card/challenge", post(card::challenge))
+        .route("/signin/card/finish", post(card::finish))
+        .route("/signout", post(signin::sign_out))
+        .route("/signin/continue", get(flow::resume))
+        .route(
+            "/account/passkeys",
+            get(crate::pages::account::page).post(crate::pages::account::change),
+        )
+        .route("/account/signout", post(crate::pages::account::sign_out))
+        .route_layer(from_fn_with_state(state.clone(), limit::limit_signin));
+
+    let routes = Router::new()
+        .merge(admin)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/csp-report", post(ops::csp_report))
+        .route("/jwks", get(oidc::jwks))
+        .route("/par", post(oidc::par))
+        .route("/authorize", get(flow::authorize))
+        .route("/token", post(flow::token))
+        .route("/revoke", post(flow::revoke))
+        .route("/logout", get(flow::logout).post(flow::logout))
+        .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
+        .route("/.well-known/openid-configuration", get(flow::discovery))
+        .merge(signin_routes)
+        .route("/signin", get(crate::pages::sign_in))
+        .route("/static/site.css", get(crate::pages::stylesheet))
+        .route("/static/signin.js", get(crate::pages::signin_script));
+    with_middleware(routes, state)
+}
+
+/// The router of the smart-ID-card listener (the one that asks for a TLS
+/// client certificate): the card sign-in, the stylesheet and the health
+/// checks, with the same middleware stack as [`app`].
+pub fn card_app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/signin/card/tls", get(card::tls))
+        .route_layer(from_fn_with_state(state.clone(), limit::limit_signin))
+        .route("/healthz", get(ops::healthz))
+        .route("/static/site.css", get(crate::pages::stylesheet));
+    with_middleware(routes, state)
+}
+
+fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let config = state.config();
     let transport = Transport {
         tls: config.tls.is_some(),
@@ -66,52 +131,7 @@ pub fn app(state: AppState) -> Router {
         // causes of 5xx answers are logged where they arise.
         .on_failure(());
 
-    let admin = Router::new()
-        .route("/admin/clients", get(admin::list).post(admin::create))
-        .route(
-            "/admin/clients/{client_id}/{action}",
-            post(admin::set_enabled),
-        )
-        .route_layer(from_fn_with_state(state.clone(), admin::require_operator));
-
-    let signin_routes = Router::new()
-        .route(
-            "/signin/passkey/register/begin",
-            post(signin::register_begin),
-        )
-        .route(
-            "/signin/passkey/register/finish",
-            post(signin::register_finish),
-        )
-        .route("/signin/passkey/begin", post(signin::sign_in_begin))
-        .route("/signin/passkey/finish", post(signin::sign_in_finish))
-        .route("/signout", post(signin::sign_out))
-        .route("/signin/continue", get(flow::resume))
-        .route(
-            "/account/passkeys",
-            get(crate::pages::account::page).post(crate::pages::account::change),
-        )
-        .route("/account/signout", post(crate::pages::account::sign_out))
-        .route_layer(from_fn_with_state(state.clone(), limit::limit_signin));
-
-    Router::new()
-        .merge(admin)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/csp-report", post(ops::csp_report))
-        .route("/jwks", get(oidc::jwks))
-        .route("/par", post(oidc::par))
-        .route("/authorize", get(flow::authorize))
-        .route("/token", post(flow::token))
-        .route("/revoke", post(flow::revoke))
-        .route("/logout", get(flow::logout).post(flow::logout))
-        .route("/userinfo", get(flow::userinfo).post(flow::userinfo))
-        .route("/.well-known/openid-configuration", get(flow::discovery))
-        .merge(signin_routes)
-        .route("/signin", get(crate::pages::sign_in))
-        .route("/static/site.css", get(crate::pages::stylesheet))
-        .route("/static/signin.js", get(crate::pages::signin_script))
+    routes
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::assign_request_id))

@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use eid_core::oidc::grant::handle_hash;
 use eid_core::session::SignInMethod;
 use serde::Deserialize;
@@ -29,7 +30,7 @@ use crate::signin::cookie_name;
 use crate::signin::passkeys::{PasskeyError, Passkeys};
 use crate::state::AppState;
 
-fn failed() -> ApiError {
+pub(crate) fn failed() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "sign_in_failed",
@@ -49,7 +50,7 @@ fn refused(error: PasskeyError) -> ApiError {
 }
 
 /// Refuses requests a cross-site page could make.
-fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -91,23 +92,19 @@ fn passkeys(state: &AppState) -> Result<&Passkeys, ApiError> {
         .ok_or_else(|| ApiError::unavailable("passkeys are not configured (see the log at start)"))
 }
 
-/// Starts a session for `citizen_id` and answers with its cookie.
-async fn signed_in(
+/// Starts a session for `citizen_id` at `acr` with `amr`; returns the
+/// `Set-Cookie` value that hands it to the browser.
+pub(crate) async fn start_session(
     state: &AppState,
     citizen_id: &str,
-    method: SignInMethod,
-) -> Result<Response, ApiError> {
+    acr: &str,
+    amr: &[String],
+) -> Result<HeaderValue, ApiError> {
     let value = crate::signin::random_handle()
         .ok_or_else(|| ApiError::unavailable("random generator failure"))?;
     state
         .db()
-        .insert_session(
-            &handle_hash(&value),
-            citizen_id,
-            method.acr(),
-            &method.amr(),
-            state.now(),
-        )
+        .insert_session(&handle_hash(&value), citizen_id, acr, amr, state.now())
         .await
         .map_err(ApiError::unavailable)?;
     let tls = state.config().tls.is_some();
@@ -117,7 +114,16 @@ async fn signed_in(
         state.config().signin.session_absolute_secs,
         if tls { "; Secure" } else { "" },
     );
-    let cookie = HeaderValue::from_str(&cookie).map_err(ApiError::unavailable)?;
+    HeaderValue::from_str(&cookie).map_err(ApiError::unavailable)
+}
+
+/// Starts a session for `citizen_id` and answers with its cookie.
+async fn signed_in(
+    state: &AppState,
+    citizen_id: &str,
+    method: SignInMethod,
+) -> Result<Response, ApiError> {
+    let cookie = start_session(state, citizen_id, method.acr(), &method.amr()).await?;
     let mut response = Json(json!({ "status": "signed_in", "acr": method.acr() })).into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
     Ok(response)
@@ -222,18 +228,33 @@ pub async fn sign_in_finish(
 ) -> Result<Response, ApiError> {
     same_origin(&state, &headers)?;
     let body: SignInFinish = serde_json::from_slice(&body).map_err(|_| failed())?;
+    // Attempts on one account are limited whatever address they come
+    // from. The credential id is public; the answer stays generic.
+    let raw_id: &[u8] = body.credential.raw_id.as_ref();
+    if raw_id.len() <= 1023
+        && let Some((owner, _)) = state
+            .db()
+            .passkey(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw_id))
+            .await
+            .map_err(ApiError::unavailable)?
+        && let Err(wait) = state.account_limiter().check(&owner)
+    {
+        return Ok(super::limit::too_many(wait));
+    }
     let citizen_id = passkeys(&state)?
         .finish_sign_in(state.db(), &body.ceremony, &body.credential, state.now())
         .await
         .map_err(refused)?;
-    // A verified card identity raises a passkey sign-in to `substantial`;
-    // card binding arrives with smart-ID-card sign-in.
+    // A verified card identity raises a passkey sign-in to `substantial`.
+    let verified_identity = state
+        .db()
+        .has_card(&citizen_id)
+        .await
+        .map_err(ApiError::unavailable)?;
     signed_in(
         &state,
         &citizen_id,
-        SignInMethod::Passkey {
-            verified_identity: false,
-        },
+        SignInMethod::Passkey { verified_identity },
     )
     .await
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use time::macros::format_description;
 
 use super::i18n::Messages;
-use super::{language, render};
+use super::language;
 use crate::http::error::ApiError;
 use crate::signin::passkeys::MAX_NAME_CHARS;
 use crate::signin::{csrf_ok, csrf_token};
@@ -37,6 +37,11 @@ struct AccountPage<'a> {
     csrf: String,
     notice: &'static str,
     passkeys: Vec<KeyView>,
+    card_enabled: bool,
+    has_card: bool,
+    can_bind: bool,
+    card_tls_link: String,
+    helper_url: String,
 }
 
 /// Query of the account page.
@@ -46,6 +51,8 @@ pub struct AccountQuery {
     pub lang: Option<String>,
     /// What the last change did.
     pub done: Option<String>,
+    /// The result of a card sign-in or binding that came back here.
+    pub card: Option<String>,
 }
 
 /// The signed-in citizen posting a form, if the form carries the session's
@@ -105,20 +112,42 @@ pub async fn page(
                 .unwrap_or_else(|| m.never.to_owned()),
         })
         .collect();
-    let notice = match query.done.as_deref() {
-        Some("renamed") => m.done_renamed,
-        Some("removed") => m.done_removed,
-        Some("refused") => m.done_refused,
-        _ => "",
+    let notice = match (query.done.as_deref(), query.card.as_deref()) {
+        (Some("renamed"), _) => m.done_renamed,
+        (Some("removed"), _) => m.done_removed,
+        (Some("refused"), _) => m.done_refused,
+        (_, Some("card_bound")) => m.done_card_bound,
+        (_, Some("signed_in")) => m.done_card_signed_in,
+        (_, code) => super::card_message(m, code),
     };
-    Ok(render(&AccountPage {
-        m,
-        switch_url: format!("/account/passkeys?lang={}", lang.other().tag()),
-        lang: lang.tag(),
-        csrf,
-        notice,
-        passkeys,
-    }))
+    let has_card = state
+        .db()
+        .has_card(&citizen.citizen_id)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let helper_url = super::helper_url(&state);
+    let card_tls_link = super::card_tls_link(
+        &state,
+        &[("intent", "bind"), ("csrf", &csrf), ("lang", lang.tag())],
+    );
+    Ok(super::render_with_helper(
+        &AccountPage {
+            m,
+            switch_url: format!("/account/passkeys?lang={}", lang.other().tag()),
+            lang: lang.tag(),
+            notice,
+            passkeys,
+            card_enabled: state.cards().is_some()
+                && (!card_tls_link.is_empty() || !helper_url.is_empty()),
+            has_card,
+            // Binding needs a passkey sign-in in this session.
+            can_bind: citizen.amr.iter().any(|m| m == "hwk"),
+            card_tls_link,
+            helper_url: helper_url.clone(),
+            csrf,
+        },
+        &helper_url,
+    ))
 }
 
 /// A rename or removal.

@@ -134,6 +134,44 @@ pub struct Messages {
     pub done_removed: &'static str,
     /// Notice when a change was refused.
     pub done_refused: &'static str,
+    /// Heading of the smart-ID-card part.
+    pub card_heading: &'static str,
+    /// Card sign-in introduction.
+    pub card_intro: &'static str,
+    /// Card sign-in through the browser's certificate prompt.
+    pub card_tls_button: &'static str,
+    /// Card sign-in through the card-reader app.
+    pub card_helper_button: &'static str,
+    /// The card sign-in failed.
+    pub card_failed: &'static str,
+    /// No certificate came with the request.
+    pub card_none: &'static str,
+    /// Card sign-in is switched off.
+    pub card_unavailable: &'static str,
+    /// The card-reader app did not answer.
+    pub card_helper_missing: &'static str,
+    /// The account holds a card identity.
+    pub card_bound_status: &'static str,
+    /// The account holds no card identity.
+    pub card_unbound_status: &'static str,
+    /// Bind through the browser's certificate prompt.
+    pub card_bind_button: &'static str,
+    /// Bind through the card-reader app.
+    pub card_bind_helper_button: &'static str,
+    /// Binding needs a passkey sign-in first.
+    pub card_bind_needs_passkey: &'static str,
+    /// After binding.
+    pub done_card_bound: &'static str,
+    /// The card belongs to another account.
+    pub done_card_in_use: &'static str,
+    /// The account holds another card.
+    pub done_account_has_card: &'static str,
+    /// After a card sign-in without a department waiting.
+    pub done_card_signed_in: &'static str,
+    /// The account has no passkey.
+    pub no_passkeys: &'static str,
+    /// Step-up needed but no card sign-in here.
+    pub step_up_unavailable: &'static str,
 }
 
 /// English.
@@ -145,7 +183,7 @@ pub static EN: Messages = Messages {
     other_lang_name: "繁體中文",
     footer: "Your passkey stays on your device; the gateway never sees it.",
     signin_title: "Sign in",
-    step_up_notice: "The service you came from needs a higher level of assurance. Sign in with your smart ID card to continue. Smart ID card sign-in is not available on this gateway yet.",
+    step_up_notice: "The service you came from needs a higher level of assurance. Sign in with your smart ID card to continue.",
     signin_intro: "Sign in with the passkey you created on this device or on another of your devices.",
     signin_button: "Sign in with a passkey",
     new_here: "New here?",
@@ -176,6 +214,25 @@ pub static EN: Messages = Messages {
     done_renamed: "The passkey was renamed.",
     done_removed: "The passkey was removed.",
     done_refused: "That change could not be made. Please try again.",
+    card_heading: "Smart ID card",
+    card_intro: "Sign in with the certificate on your smart ID card, using a card reader. This gives the highest level of assurance.",
+    card_tls_button: "Sign in with my smart ID card",
+    card_helper_button: "Sign in with the card-reader app",
+    card_failed: "Your smart ID card could not be used to sign in. Check that the card is in the reader and try again.",
+    card_none: "No card certificate was presented. Put the card in the reader, then try again.",
+    card_unavailable: "Smart ID card sign-in is not available on this gateway.",
+    card_helper_missing: "The card-reader app did not answer. Check that it is installed and running, then try again.",
+    card_bound_status: "Your account is linked to your smart ID card, so signing in with a passkey reaches a higher level of assurance.",
+    card_unbound_status: "Link your smart ID card to your account: signing in with a passkey then reaches a higher level of assurance.",
+    card_bind_button: "Link my smart ID card",
+    card_bind_helper_button: "Link with the card-reader app",
+    card_bind_needs_passkey: "To link a card, sign out and sign in again with your passkey.",
+    done_card_bound: "Your smart ID card is now linked to this account.",
+    done_card_in_use: "This card is linked to another account.",
+    done_account_has_card: "This account is already linked to another card.",
+    done_card_signed_in: "You signed in with your smart ID card. If you lost your passkeys, add a new one below.",
+    no_passkeys: "You have no passkey yet. Add one to sign in without the card.",
+    step_up_unavailable: "The service you came from needs a sign-in with a smart ID card, which this gateway does not offer.",
 };
 
 /// Traditional Chinese (Hong Kong).
@@ -187,7 +244,7 @@ pub static ZH_HK: Messages = Messages {
     other_lang_name: "English",
     footer: "您的通行密鑰只保存在您的裝置上，閘道不會取得。",
     signin_title: "登入",
-    step_up_notice: "您正使用的服務需要較高的身份認證級別，請以智能身份證登入以繼續。本閘道暫未提供智能身份證登入。",
+    step_up_notice: "您正使用的服務需要較高的身份認證級別，請以智能身份證登入以繼續。",
     signin_intro: "請使用您在此裝置或您其他裝置上建立的通行密鑰登入。",
     signin_button: "使用通行密鑰登入",
     new_here: "第一次使用？",
@@ -218,4 +275,23 @@ pub static ZH_HK: Messages = Messages {
     done_renamed: "通行密鑰名稱已更改。",
     done_removed: "通行密鑰已移除。",
     done_refused: "未能作出該項更改，請再試一次。",
+    card_heading: "智能身份證",
+    card_intro: "使用讀卡器，以您智能身份證上的數碼證書登入。這可達到最高的身份認證級別。",
+    card_tls_button: "以智能身份證登入",
+    card_helper_button: "以讀卡程式登入",
+    card_failed: "未能以您的智能身份證登入。請確定身份證已放入讀卡器，然後再試一次。",
+    card_none: "未有提供身份證證書。請把身份證放入讀卡器，然後再試一次。",
+    card_unavailable: "本閘道未有提供智能身份證登入。",
+    card_helper_missing: "讀卡程式沒有回應。請確定已安裝並正在執行，然後再試一次。",
+    card_bound_status: "您的帳戶已連結智能身份證，以通行密鑰登入時可達到較高的身份認證級別。",
+    card_unbound_status: "將智能身份證連結至您的帳戶後，以通行密鑰登入時便可達到較高的身份認證級別。",
+    card_bind_button: "連結我的智能身份證",
+    card_bind_helper_button: "以讀卡程式連結",
+    card_bind_needs_passkey: "如要連結智能身份證，請先登出，再以通行密鑰登入。",
+    done_card_bound: "您的智能身份證已連結至此帳戶。",
+    done_card_in_use: "此智能身份證已連結至另一個帳戶。",
+    done_account_has_card: "此帳戶已連結另一張智能身份證。",
+    done_card_signed_in: "您已以智能身份證登入。如您遺失了通行密鑰，可在下方新增一個。",
+    no_passkeys: "您尚未有通行密鑰。新增一個，便可無需身份證登入。",
+    step_up_unavailable: "您正使用的服務需要以智能身份證登入，但本閘道未有提供智能身份證登入。",
 };

@@ -52,6 +52,76 @@ struct SignInPage<'a> {
     switch_url: String,
     flow: String,
     step_up: bool,
+    card_enabled: bool,
+    card_tls_link: String,
+    helper_url: String,
+    card_message: &'static str,
+}
+
+/// The message for a card sign-in's result code (`card=` in the URL the
+/// card listener sends the browser back to).
+pub fn card_message(m: &Messages, code: Option<&str>) -> &'static str {
+    match code {
+        Some("failed") | Some("too_many_requests") | Some("service_unavailable") => m.card_failed,
+        Some("no_certificate") => m.card_none,
+        Some("unavailable") => m.card_unavailable,
+        Some("card_in_use") => m.done_card_in_use,
+        Some("account_has_card") => m.done_account_has_card,
+        Some("passkey_sign_in_required") => m.card_bind_needs_passkey,
+        _ => "",
+    }
+}
+
+/// The card listener's sign-in link, with what it needs to send the
+/// citizen back (empty without a card listener).
+pub fn card_tls_link(state: &AppState, pairs: &[(&str, &str)]) -> String {
+    let Some(base) = state.config().card_tls_url() else {
+        return String::new();
+    };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if !value.is_empty() {
+            query.append_pair(name, value);
+        }
+    }
+    format!("{base}/signin/card/tls?{}", query.finish())
+}
+
+/// The configured card-reader helper URL (empty when none).
+pub fn helper_url(state: &AppState) -> String {
+    state
+        .config()
+        .signin
+        .card
+        .as_ref()
+        .and_then(|c| c.helper_url.clone())
+        .unwrap_or_default()
+}
+
+/// Renders a page that may talk to the card-reader helper: its origin is
+/// added to `connect-src` (nothing else is).
+pub(crate) fn render_with_helper(template: &impl Template, helper_url: &str) -> Response {
+    let mut response = render(template);
+    if let Some(origin) = helper_origin(helper_url) {
+        let policy = crate::http::headers::CONTENT_SECURITY_POLICY.replacen(
+            "default-src 'self';",
+            &format!("default-src 'self'; connect-src 'self' {origin};"),
+            1,
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response
+}
+
+/// `scheme://host[:port]` of a helper URL, if it is one.
+fn helper_origin(url: &str) -> Option<String> {
+    let parsed = webauthn_rs::prelude::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(())?;
+    Some(parsed.origin().ascii_serialization())
 }
 
 /// Query of `GET /signin`.
@@ -63,11 +133,13 @@ pub struct SignInQuery {
     pub lang: Option<String>,
     /// `1` when the session's level was too low.
     pub step_up: Option<String>,
+    /// The result of a card sign-in that came back here.
+    pub card: Option<String>,
 }
 
 /// `GET /signin`.
 pub async fn sign_in(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<SignInQuery>,
 ) -> Response {
@@ -86,12 +158,23 @@ pub async fn sign_in(
     if step_up {
         switch.append_pair("step_up", "1");
     }
-    render(&SignInPage {
-        m: lang.messages(),
-        switch_url: format!("/signin?{}", switch.finish()),
-        flow,
-        step_up,
-    })
+    let m = lang.messages();
+    let helper_url = helper_url(&state);
+    let tls_link = card_tls_link(&state, &[("flow", &flow), ("lang", lang.tag())]);
+    render_with_helper(
+        &SignInPage {
+            m,
+            switch_url: format!("/signin?{}", switch.finish()),
+            card_enabled: state.cards().is_some()
+                && (!tls_link.is_empty() || !helper_url.is_empty()),
+            card_tls_link: tls_link,
+            card_message: card_message(m, query.card.as_deref()),
+            helper_url: helper_url.clone(),
+            flow,
+            step_up,
+        },
+        &helper_url,
+    )
 }
 
 /// `GET /static/site.css`.

@@ -7,6 +7,7 @@
 //! TLS. The database holds only its SHA-256. Sessions end after the idle
 //! or the absolute timeout ([`eid_core::session::SessionPolicy`]).
 
+pub mod card;
 pub mod passkeys;
 
 use std::future::Future;

@@ -93,6 +93,50 @@ pub async fn setup_db_sessions_at(backend: Backend, public_url: &str) -> Option<
     setup_sessions(backend, None, move |c| c.http.public_url = Some(public_url)).await
 }
 
+/// The database's sessions, with other settings changed by `change`.
+pub async fn setup_db_sessions_with(
+    backend: Backend,
+    change: impl FnOnce(&mut gateway::Config),
+) -> Option<Setup> {
+    setup_sessions(backend, None, change).await
+}
+
+/// Redeems `code` (DPoP-bound) and returns the token response.
+pub async fn redeem(s: &Setup, dept: &Dept, code: &str) -> Value {
+    let (dpop_key, dpop_jwk) = keypair();
+    let proof = dpop(
+        &dpop_key,
+        &dpop_jwk,
+        &format!("{}/token", dept.issuer),
+        "dp-redeem",
+    );
+    let response = send(
+        &s.app,
+        token_request(dept, code, VERIFIER, "t-redeem", Some(proof)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body_json(response).await
+}
+
+/// The claims of the ID token in `tokens`, verified with the published keys.
+pub async fn id_token_claims(s: &Setup, tokens: &Value) -> Value {
+    let jwks = body_json(send(&s.app, get("/jwks")).await).await;
+    let id_token = jws::parse(tokens["id_token"].as_str().unwrap()).unwrap();
+    let kid = id_token.header_str("kid").unwrap();
+    let key: Jwk = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    Value::Object(id_token.verify(&key).unwrap())
+}
+
 /// `sessions` absent: the database's sessions.
 async fn setup_sessions(
     backend: Backend,
@@ -270,20 +314,7 @@ async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access(backen
     let access = tokens["access_token"].as_str().unwrap().to_owned();
 
     // The ID token verifies with the published key set.
-    let jwks = body_json(send(&s.app, get("/jwks")).await).await;
-    let id_token = jws::parse(tokens["id_token"].as_str().unwrap()).unwrap();
-    let kid = id_token.header_str("kid").unwrap();
-    let key: Jwk = serde_json::from_value(
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .unwrap()
-            .clone(),
-    )
-    .unwrap();
-    let claims = id_token.verify(&key).unwrap();
+    let claims = id_token_claims(&s, &tokens).await;
     assert_eq!(claims["iss"], dept.issuer.as_str());
     assert_eq!(claims["aud"], dept.client_id.as_str());
     assert_eq!(claims["nonce"], "nn");
@@ -314,10 +345,7 @@ async fn the_full_flow_issues_a_verifiable_id_token_and_dpop_bound_access(backen
         .await,
     )
     .await;
-    let claims = jws::parse(tokens["id_token"].as_str().unwrap())
-        .unwrap()
-        .verify(&key)
-        .unwrap();
+    let claims = id_token_claims(&s, &tokens).await;
     assert_ne!(claims["sub"], sub.as_str());
     s.db.finish().await;
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod browser;
+mod card;
 mod cert_cli;
 mod cli;
 mod flow;

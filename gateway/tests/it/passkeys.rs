@@ -54,7 +54,7 @@ fn session_cookie(response: &axum::http::Response<Body>) -> String {
 }
 
 /// Registers a new account; returns the passkey and the session cookie.
-async fn register(app: &axum::Router) -> (SoftPasskey, String) {
+pub async fn register(app: &axum::Router) -> (SoftPasskey, String) {
     let begin = body_json(
         send(
             app,
@@ -76,7 +76,31 @@ async fn register(app: &axum::Router) -> (SoftPasskey, String) {
     (passkey, cookie)
 }
 
-async fn sign_in(
+/// Adds a passkey to the account signed in with `session`.
+pub async fn register_more(app: &axum::Router, session: &str) -> SoftPasskey {
+    let begin = body_json(
+        send(
+            app,
+            post("/signin/passkey/register/begin", &json!({}), Some(session)),
+        )
+        .await,
+    )
+    .await;
+    let mut passkey = SoftPasskey::new();
+    let credential = passkey.create(&begin["options"]);
+    let body =
+        json!({"ceremony": begin["ceremony"], "credential": credential, "name": "New phone"});
+    let response = send(
+        app,
+        post("/signin/passkey/register/finish", &body, Some(session)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await["status"], "passkey_added");
+    passkey
+}
+
+pub async fn sign_in(
     app: &axum::Router,
     passkey: &mut SoftPasskey,
 ) -> (StatusCode, Option<String>, Value) {
@@ -242,7 +266,7 @@ async fn forged_and_cross_site_ceremonies_are_refused() {
     db.finish().await;
 }
 
-fn get_with(uri: &str, cookie: Option<&str>) -> Request<Body> {
+pub fn get_with(uri: &str, cookie: Option<&str>) -> Request<Body> {
     let mut request = Request::get(uri);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
@@ -250,7 +274,7 @@ fn get_with(uri: &str, cookie: Option<&str>) -> Request<Body> {
     request.body(Body::empty()).unwrap()
 }
 
-fn location(response: &axum::http::Response<Body>) -> String {
+pub fn location(response: &axum::http::Response<Body>) -> String {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     response
         .headers()
