@@ -1,5 +1,7 @@
 //! A minimal, bounded DER reader for the structures `x509-parser` does not
 //! cover (OCSP responses). Definite lengths only; every read checks bounds.
+//! And, in [`write`], the matching writer: OCSP requests, and the test
+//! fixtures of [`testing`](super::testing).
 
 use super::CertError;
 
@@ -264,6 +266,80 @@ pub(crate) fn generalized_time(content: &[u8]) -> Result<time::OffsetDateTime, C
     Ok(time::PrimitiveDateTime::new(date, clock).assume_utc())
 }
 
+/// A minimal DER writer: definite, minimal lengths, built bottom-up from
+/// already-encoded parts. Nothing here can fail.
+pub(crate) mod write {
+    /// A tag-length-value with a definite, minimal length.
+    pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let len = content.len();
+        let mut out = Vec::with_capacity(content.len() + 6);
+        out.push(tag);
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+            out.push(0x80 | (bytes.len() - first) as u8);
+            out.extend_from_slice(&bytes[first..]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A SEQUENCE of already-encoded parts.
+    pub(crate) fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+        tlv(0x30, &parts.concat())
+    }
+
+    /// An OCTET STRING.
+    pub(crate) fn octet_string(content: &[u8]) -> Vec<u8> {
+        tlv(0x04, content)
+    }
+
+    /// NULL.
+    pub(crate) fn null() -> Vec<u8> {
+        tlv(0x05, &[])
+    }
+
+    /// An OBJECT IDENTIFIER from its arcs (at least two; the first two are
+    /// combined as X.690 8.19.4 says, so `2.999` encodes correctly).
+    pub(crate) fn oid(arcs: &[u64]) -> Vec<u8> {
+        let (first, rest) = match arcs {
+            [a, b, rest @ ..] => (a.saturating_mul(40).saturating_add(*b), rest),
+            [a] => (a.saturating_mul(40), &[][..]),
+            [] => (0, &[][..]),
+        };
+        let mut content = Vec::new();
+        for arc in std::iter::once(first).chain(rest.iter().copied()) {
+            let mut chunk = vec![(arc & 0x7f) as u8];
+            let mut high = arc >> 7;
+            while high > 0 {
+                chunk.push(0x80 | (high & 0x7f) as u8);
+                high >>= 7;
+            }
+            chunk.reverse();
+            content.extend(chunk);
+        }
+        tlv(0x06, &content)
+    }
+
+    /// A GeneralizedTime in whole seconds, `YYYYMMDDHHMMSSZ`, in UTC.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn generalized_time(t: time::OffsetDateTime) -> Vec<u8> {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        let text = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        tlv(0x18, text.as_bytes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +376,37 @@ mod tests {
         assert_eq!(t.unix_timestamp(), 1_795_854_600);
         assert!(generalized_time(b"20261128083000").is_err());
         assert!(generalized_time(b"20261328083000Z").is_err());
+    }
+
+    #[test]
+    fn writer_output_reads_back() {
+        // Lengths at the short/long boundaries read back whole and minimal.
+        for len in [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x1_0000] {
+            let content = vec![0xab; len];
+            let encoded = write::tlv(0x04, &content);
+            let (tlv, rest) = read(&encoded).expect("own encoding");
+            assert!(rest.is_empty());
+            assert_eq!((tlv.tag, tlv.content.len()), (0x04, len));
+        }
+        assert_eq!(write::tlv(0x04, &[0; 0x80])[..3], [0x04, 0x81, 0x80]);
+        assert_eq!(write::tlv(0x04, &[0; 0x100])[..4], [0x04, 0x82, 0x01, 0x00]);
+        for (arcs, dotted) in [
+            (&[1, 3, 6, 1, 5, 5, 7, 48, 1, 2][..], "1.3.6.1.5.5.7.48.1.2"),
+            (&[1, 3, 14, 3, 2, 26][..], "1.3.14.3.2.26"),
+            (&[2, 999, 3][..], "2.999.3"),
+            (&[1, 2, 840, 113_549, 1, 1, 11][..], "1.2.840.113549.1.1.11"),
+        ] {
+            let encoded = write::oid(arcs);
+            let (tlv, _) = expect(&encoded, 0x06, "OID").expect("own encoding");
+            assert_eq!(oid(tlv.content).expect("own OID"), dotted);
+        }
+        let t = time::macros::datetime!(2026-11-28 08:30:00 +02:00);
+        let encoded = write::generalized_time(t);
+        assert_eq!(encoded[2..], *b"20261128063000Z");
+        assert_eq!(generalized_time(&encoded[2..]).expect("own time"), t);
+        assert_eq!(
+            write::seq(&[write::null(), write::octet_string(b"x")]),
+            [0x30, 0x05, 0x05, 0x00, 0x04, 0x01, b'x']
+        );
     }
 }

@@ -27,6 +27,8 @@ pub(crate) mod der;
 mod error;
 mod identity;
 mod model;
+#[cfg(test)]
+mod model_tests;
 mod names;
 mod ocsp;
 #[cfg(test)]
@@ -34,6 +36,10 @@ mod ocsp_tests;
 mod policy;
 mod signature;
 mod source;
+#[cfg(test)]
+mod source_tests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod validate;
 
 pub use crl::{Crl, IssuingDistributionPoint, MAX_CRL_SIZE, RevokedEntry, reason_name};
@@ -45,8 +51,9 @@ pub use model::{
 };
 pub use ocsp::{
     MAX_AGE_WITHOUT_NEXT_UPDATE, MAX_OCSP_SIZE, OcspResponse, OcspStatus, SingleResponse,
+    ocsp_request,
 };
-pub use source::{CrlSource, Gathered, distribution_urls, gather};
+pub use source::{CrlSource, Gathered, OcspSource, distribution_urls, gather, gather_path};
 pub use validate::{
     Budget, Options, Purpose, Revocation, RevocationScope, TrustStore, UnknownStatus, ValidatedPath,
 };

@@ -35,7 +35,14 @@ pub(crate) mod oid {
     pub const EMAIL_ADDRESS: &str = "1.2.840.113549.1.9.1";
     pub const COMMON_NAME: &str = "2.5.4.3";
     pub const SERIAL_NUMBER: &str = "2.5.4.5";
+    /// id-ad-ocsp, an AIA access method.
+    pub const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+    /// id-ad-caIssuers, an AIA access method.
+    pub const AD_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 }
+
+/// id-pe-authorityInfoAccess (1.3.6.1.5.5.7.1.1), as its encoded OID bytes.
+const AUTHORITY_INFO_ACCESS: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01];
 
 /// A distinguished name: its DER, for display and exact comparison, and a
 /// normalised form for the comparison RFC 5280 asks for.
@@ -427,6 +434,14 @@ pub struct CertificateData {
     pub inhibit_any_policy: Option<u32>,
     /// cRLDistributionPoints.
     pub crl_distribution_points: Vec<DistributionPoint>,
+    /// The OCSP responders of the certificate's issuer, from
+    /// authorityInfoAccess: the uniformResourceIdentifier locations with
+    /// access method id-ad-ocsp, in order (empty when none).
+    pub ocsp_responders: Vec<String>,
+    /// Where the issuer's certificate can be downloaded, from
+    /// authorityInfoAccess: the uniformResourceIdentifier locations with
+    /// access method id-ad-caIssuers, in order (empty when none).
+    pub ca_issuers: Vec<String>,
     /// The SubjectPublicKeyInfo whose key verified this certificate's
     /// signature, once one has.
     pub(crate) verified_by: OnceLock<Vec<u8>>,
@@ -449,7 +464,8 @@ impl fmt::Debug for CertificateData {
 }
 
 /// Extensions that are processed here; any other critical extension makes
-/// the certificate unusable.
+/// the certificate unusable (authorityInfoAccess, [`AUTHORITY_INFO_ACCESS`],
+/// is processed too, though RFC 5280 wants it non-critical).
 /// As the last arc of their id-ce OID (2.5.29.n): subjectKeyIdentifier,
 /// authorityKeyIdentifier, keyUsage, extKeyUsage, basicConstraints,
 /// subjectAltName, nameConstraints, certificatePolicies, policyMappings,
@@ -536,6 +552,8 @@ impl Certificate {
             policy_constraints: None,
             inhibit_any_policy: None,
             crl_distribution_points: Vec::new(),
+            ocsp_responders: Vec::new(),
+            ca_issuers: Vec::new(),
             verified_by: OnceLock::new(),
         };
         if !tbs.extensions().is_empty() && version != 3 {
@@ -558,7 +576,9 @@ impl Certificate {
                 [0x55, 0x1d, n] => Some(*n),
                 _ => None,
             };
-            if ext.critical && !id_ce.is_some_and(|n| UNDERSTOOD.contains(&n)) {
+            let understood =
+                id_ce.is_some_and(|n| UNDERSTOOD.contains(&n)) || raw_oid == AUTHORITY_INFO_ACCESS;
+            if ext.critical && !understood {
                 return Err(CertError::UnknownCriticalExtension { oid: oid.text() });
             }
             // RFC 5280 4.2.1: extensions whose criticality is fixed.
@@ -731,6 +751,37 @@ impl Certificate {
                                 .map(|names| names.iter().map(GeneralName::from_x509).collect()),
                             reasons: point.reasons.as_ref().map(|r| r.flags),
                         });
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    // x509-parser ignores fields after an access location
+                    // and does not check the access method's tag; the shape
+                    // is checked here so that what is read is all there is.
+                    let descriptions = super::der::count_fields(ext.value, 0x30)
+                        .map_err(|e| ext_error(&oid.text(), e))?;
+                    if descriptions.is_empty() {
+                        return Err(ext_error(&oid.text(), "empty authorityInfoAccess"));
+                    }
+                    if descriptions.len() != aia.accessdescs.len()
+                        || descriptions.iter().any(|d| {
+                            d.tag != 0x30
+                                || !super::der::all(d.content).is_ok_and(|fields| {
+                                    matches!(fields.as_slice(), [method, _] if method.tag == 0x06)
+                                })
+                        })
+                    {
+                        return Err(ext_error(&oid.text(), "unreadable access descriptions"));
+                    }
+                    for description in aia.iter() {
+                        let XGeneralName::URI(uri) = description.access_location else {
+                            continue;
+                        };
+                        let method = description.access_method.to_id_string();
+                        if method == oid::AD_OCSP {
+                            cert.ocsp_responders.push(uri.to_owned());
+                        } else if method == oid::AD_CA_ISSUERS {
+                            cert.ca_issuers.push(uri.to_owned());
+                        }
                     }
                 }
                 _ => {}

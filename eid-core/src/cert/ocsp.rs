@@ -1,13 +1,13 @@
-//! OCSP responses (RFC 6960): parsing of the basic response, certificate ID
-//! matching, signature by the CA or by a delegated responder carrying
-//! id-kp-OCSPSigning, thisUpdate/nextUpdate against the validation time,
-//! and the nonce when one was requested.
+//! OCSP (RFC 6960): requests ([`ocsp_request`]), and responses: parsing of
+//! the basic response, certificate ID matching, signature by the CA or by a
+//! delegated responder carrying id-kp-OCSPSigning, thisUpdate/nextUpdate
+//! against the validation time, and the nonce when one was requested.
 
 use ring::digest;
 use time::{Duration, OffsetDateTime};
 
 use super::CertError;
-use super::der;
+use super::der::{self, write};
 use super::model::{Algorithm, Certificate, oid};
 use super::signature;
 
@@ -19,6 +19,60 @@ pub const MAX_AGE_WITHOUT_NEXT_UPDATE: Duration = Duration::days(7);
 
 const BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 const NONCE: &str = "1.3.6.1.5.5.7.48.1.2";
+/// [`BASIC`] as arcs, for the writer.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) const BASIC_ARCS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 1];
+/// [`NONCE`] as arcs, for the writer.
+pub(crate) const NONCE_ARCS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 2];
+/// id-sha1 (the CertID hash RFC 5019 prescribes) as arcs.
+const SHA1_ARCS: &[u64] = &[1, 3, 14, 3, 2, 26];
+
+/// A DER `OCSPRequest` (RFC 6960 4.1.1) for the status of `cert`, issued by
+/// `issuer`: one Request, unsigned, its CertID hashed with SHA-1 as RFC 5019
+/// prescribes (issuerNameHash over the issuer's subject Name DER,
+/// issuerKeyHash over the issuer's subjectPublicKey bits, serialNumber as
+/// encoded in `cert`). With a `nonce`, the request carries the
+/// id-pkix-ocsp-nonce extension (RFC 8954: 1 to 32 octets; the bytes are
+/// encoded as given), which the response must then echo: pass the same
+/// nonce as [`Revocation::ocsp_nonce`](super::Revocation::ocsp_nonce).
+pub fn ocsp_request(cert: &Certificate, issuer: &Certificate, nonce: Option<&[u8]>) -> Vec<u8> {
+    let request = write::seq(&[cert_id(&cert.serial, issuer)]);
+    let mut tbs = vec![write::seq(&[request])];
+    if let Some(nonce) = nonce {
+        let extension = write::seq(&[
+            write::oid(NONCE_ARCS),
+            write::octet_string(&write::octet_string(nonce)),
+        ]);
+        tbs.push(write::tlv(0xa2, &write::seq(&[extension])));
+    }
+    write::seq(&[write::seq(&tbs)])
+}
+
+/// The SHA-1 CertID of the certificate with serial number `serial` (INTEGER
+/// content octets) issued by `issuer`, as in requests and in the responses
+/// [`SingleResponse::matches`] recognises.
+pub(crate) fn cert_id(serial: &[u8], issuer: &Certificate) -> Vec<u8> {
+    let (name_hash, key_hash) = issuer_hashes(&digest::SHA1_FOR_LEGACY_USE_ONLY, issuer);
+    write::seq(&[
+        write::seq(&[write::oid(SHA1_ARCS), write::null()]),
+        write::octet_string(name_hash.as_ref()),
+        write::octet_string(key_hash.as_ref()),
+        write::tlv(0x02, serial),
+    ])
+}
+
+/// issuerNameHash and issuerKeyHash of a CertID: the hash of the issuer's
+/// subject Name DER, and of its subjectPublicKey BIT STRING's value without
+/// the unused-bits octet.
+fn issuer_hashes(
+    alg: &'static digest::Algorithm,
+    issuer: &Certificate,
+) -> (digest::Digest, digest::Digest) {
+    (
+        digest::digest(alg, &issuer.subject.der),
+        digest::digest(alg, &issuer.public_key.key),
+    )
+}
 
 /// Checks a signature (algorithm, signer, signed bytes, signature), counting
 /// it against the validation budget.
@@ -330,7 +384,9 @@ impl OcspResponse {
 }
 
 impl SingleResponse {
-    fn matches(&self, cert: &Certificate, issuer: &Certificate) -> bool {
+    /// Whether this is the status of `cert`, issued by `issuer`: same serial
+    /// and same issuer name and key hashes (SHA-1 or SHA-2).
+    pub(crate) fn matches(&self, cert: &Certificate, issuer: &Certificate) -> bool {
         let alg = match self.hash_algorithm.as_str() {
             "1.3.14.3.2.26" => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             "2.16.840.1.101.3.4.2.1" => &digest::SHA256,
@@ -338,10 +394,10 @@ impl SingleResponse {
             "2.16.840.1.101.3.4.2.3" => &digest::SHA512,
             _ => return false,
         };
+        let (name_hash, key_hash) = issuer_hashes(alg, issuer);
         strip_zeros(&self.serial) == strip_zeros(&cert.serial)
-            && digest::digest(alg, &issuer.subject.der).as_ref() == self.issuer_name_hash.as_slice()
-            && digest::digest(alg, &issuer.public_key.key).as_ref()
-                == self.issuer_key_hash.as_slice()
+            && name_hash.as_ref() == self.issuer_name_hash.as_slice()
+            && key_hash.as_ref() == self.issuer_key_hash.as_slice()
     }
 }
 
@@ -406,7 +462,7 @@ fn single_response(input: &[u8]) -> Result<SingleResponse, CertError> {
 
 /// Reads an Extensions wrapper's content; returns the nonce when present.
 /// Unknown critical extensions make the response unusable.
-fn extensions(input: &[u8]) -> Result<Option<Vec<u8>>, CertError> {
+pub(crate) fn extensions(input: &[u8]) -> Result<Option<Vec<u8>>, CertError> {
     let (list, _) = der::expect(input, 0x30, "Extensions")?;
     let mut nonce = None;
     for ext in der::all(list.content)? {
@@ -444,4 +500,23 @@ pub(crate) fn verify_with(
     sig: &[u8],
 ) -> Result<(), CertError> {
     signature::verify(alg, &signer.public_key, tbs, sig, &signer.subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_oids_are_the_ones_read() {
+        for (arcs, dotted) in [
+            (BASIC_ARCS, BASIC),
+            (NONCE_ARCS, NONCE),
+            (SHA1_ARCS, "1.3.14.3.2.26"),
+        ] {
+            let encoded = write::oid(arcs);
+            let (tlv, rest) = der::expect(&encoded, 0x06, "OID").expect("own encoding");
+            assert!(rest.is_empty());
+            assert_eq!(der::oid(tlv.content).expect("own OID"), dotted);
+        }
+    }
 }
