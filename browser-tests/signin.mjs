@@ -3,7 +3,7 @@
 //   node signin.mjs CONFIG_JSON
 //
 // CONFIG_JSON: {"chromium": path, "artifacts": dir, "runs": [{"name", "url",
-// "action": "register" | "signin", "fresh_cookies": bool}], "pages": [{"name",
+// "action": "register" | "signin" | "card", "fresh_cookies": bool}], "pages": [{"name",
 // "url"}] (audited signed in, after the runs)}
 //
 // One browser context and one virtual WebAuthn authenticator (CTAP2,
@@ -85,7 +85,7 @@ for (const run of config.runs) {
   try {
     await page.goto(run.url);
     const signin = await audit(`${run.name}-signin`);
-    const button = run.action === "register" ? "#register" : "#signin";
+    const button = { register: "#register", signin: "#signin", card: "#card-helper" }[run.action];
     await Promise.all([
       page.waitForRequest(/^https:\/\/lands\.gov\.hk\//, { timeout: 20000 }).catch(() => {}),
       page.click(button, { timeout: 5000 }),

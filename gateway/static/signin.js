@@ -48,6 +48,7 @@
   }
 
   async function register() {
+    stopConditional();
     busy(true);
     try {
       const begin = await post("/signin/passkey/register/begin", {});
@@ -76,34 +77,75 @@
     }
   }
 
+  // Conditional UI: where the browser offers it, passkeys also appear in
+  // the suggestions of the field marked `autocomplete="username webauthn"`.
+  // A button press cancels that quiet request first.
+  let conditional = null;
+  function stopConditional() {
+    if (conditional) conditional.abort();
+    conditional = null;
+  }
+
+  async function getAndFinish(mediation) {
+    // Made before the first await, so that a button press during `begin`
+    // already cancels this request.
+    const controller = mediation ? new AbortController() : null;
+    if (controller) conditional = controller;
+    const begin = await post("/signin/passkey/begin", {});
+    const pk = begin.options.publicKey;
+    pk.challenge = dec(pk.challenge);
+    (pk.allowCredentials || []).forEach((c) => { c.id = dec(c.id); });
+    const request = { publicKey: pk };
+    if (controller) {
+      request.mediation = mediation;
+      request.signal = controller.signal;
+    }
+    const credential = await navigator.credentials.get(request);
+    if (mediation) busy(true);
+    await finish(begin, credential);
+  }
+
+  async function conditionalSignIn() {
+    const field = document.getElementById("autofill");
+    if (!field || !PublicKeyCredential.isConditionalMediationAvailable) return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable().catch(() => false))) return;
+    field.hidden = false;
+    try {
+      await getAndFinish("conditional");
+      done();
+    } catch (e) {
+      if (e && e.name !== "AbortError") fail(e);
+    }
+  }
+
   async function signIn() {
+    stopConditional();
     busy(true);
     try {
-      const begin = await post("/signin/passkey/begin", {});
-      const pk = begin.options.publicKey;
-      pk.challenge = dec(pk.challenge);
-      (pk.allowCredentials || []).forEach((c) => { c.id = dec(c.id); });
-      const credential = await navigator.credentials.get({ publicKey: pk });
-      const r = credential.response;
-      await post("/signin/passkey/finish", {
-        ceremony: begin.ceremony,
-        credential: {
-          id: credential.id,
-          rawId: enc(credential.rawId),
-          type: credential.type,
-          extensions: {},
-          response: {
-            authenticatorData: enc(r.authenticatorData),
-            clientDataJSON: enc(r.clientDataJSON),
-            signature: enc(r.signature),
-            userHandle: r.userHandle ? enc(r.userHandle) : null,
-          },
-        },
-      });
+      await getAndFinish(null);
       done();
     } catch (e) {
       fail(e);
     }
+  }
+
+  async function finish(begin, credential) {
+    const r = credential.response;
+    await post("/signin/passkey/finish", {
+      ceremony: begin.ceremony,
+      credential: {
+        id: credential.id,
+        rawId: enc(credential.rawId),
+        type: credential.type,
+        extensions: {},
+        response: {
+          authenticatorData: enc(r.authenticatorData),
+          clientDataJSON: enc(r.clientDataJSON),
+          signature: enc(r.signature),
+          userHandle: r.userHandle ? enc(r.userHandle) : null,
+        },
+      },
+    });
   }
 
   // Smart ID card through the card-reader app on this computer: the
@@ -111,6 +153,7 @@
   // key; the signature and the card's certificates go back to the gateway.
   const helperButton = document.getElementById("card-helper");
   async function cardHelper() {
+    stopConditional();
     busy(true);
     helperButton.disabled = true;
     try {
@@ -156,5 +199,8 @@
   const registerButton = document.getElementById("register");
   const signInButton = document.getElementById("signin");
   if (registerButton) registerButton.addEventListener("click", register);
-  if (signInButton) signInButton.addEventListener("click", signIn);
+  if (signInButton) {
+    signInButton.addEventListener("click", signIn);
+    conditionalSignIn();
+  }
 })();

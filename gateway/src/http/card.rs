@@ -326,7 +326,7 @@ pub async fn tls(
     .await;
     let (location, cookie) = match outcome {
         Ok((cookie, outcome)) => {
-            let location = if !flow.is_empty() && !bind {
+            let location = if !flow.is_empty() {
                 format!("{base}/signin/continue?flow={flow}")
             } else if bind {
                 back(outcome.status())

@@ -170,6 +170,10 @@ pub struct Messages {
     pub done_card_signed_in: &'static str,
     /// The account has no passkey.
     pub no_passkeys: &'static str,
+    /// Label of the field whose suggestions offer passkeys (conditional UI).
+    pub autofill_label: &'static str,
+    /// Step-up that links the card to the passkey account.
+    pub step_up_bind_notice: &'static str,
     /// Step-up needed but no card sign-in here.
     pub step_up_unavailable: &'static str,
 }
@@ -232,6 +236,8 @@ pub static EN: Messages = Messages {
     done_account_has_card: "This account is already linked to another card.",
     done_card_signed_in: "You signed in with your smart ID card. If you lost your passkeys, add a new one below.",
     no_passkeys: "You have no passkey yet. Add one to sign in without the card.",
+    autofill_label: "Or pick your passkey from this field's suggestions",
+    step_up_bind_notice: "The service you came from needs a higher level of assurance. Use your smart ID card to continue: it will be linked to the account you are signed in to.",
     step_up_unavailable: "The service you came from needs a sign-in with a smart ID card, which this gateway does not offer.",
 };
 
@@ -293,5 +299,7 @@ pub static ZH_HK: Messages = Messages {
     done_account_has_card: "此帳戶已連結另一張智能身份證。",
     done_card_signed_in: "您已以智能身份證登入。如您遺失了通行密鑰，可在下方新增一個。",
     no_passkeys: "您尚未有通行密鑰。新增一個，便可無需身份證登入。",
+    autofill_label: "或在此欄的建議中選擇您的通行密鑰",
+    step_up_bind_notice: "您正使用的服務需要較高的身份認證級別。請使用您的智能身份證以繼續，身份證將連結至您已登入的帳戶。",
     step_up_unavailable: "您正使用的服務需要以智能身份證登入，但本閘道未有提供智能身份證登入。",
 };

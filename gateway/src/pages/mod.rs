@@ -56,6 +56,7 @@ struct SignInPage<'a> {
     card_tls_link: String,
     helper_url: String,
     card_message: &'static str,
+    card_intent: &'static str,
 }
 
 /// The message for a card sign-in's result code (`card=` in the URL the
@@ -150,21 +151,58 @@ pub async fn sign_in(
         .filter(|f| crate::signin::is_handle(f))
         .unwrap_or_default();
     let step_up = query.step_up.as_deref() == Some("1");
-    let mut switch = form_urlencoded::Serializer::new(String::new());
-    if !flow.is_empty() {
-        switch.append_pair("flow", &flow);
-    }
-    switch.append_pair("lang", lang.other().tag());
-    if step_up {
-        switch.append_pair("step_up", "1");
-    }
+    // (The serializer is not Send: gone before any await.)
+    let switch_url = {
+        let mut switch = form_urlencoded::Serializer::new(String::new());
+        if !flow.is_empty() {
+            switch.append_pair("flow", &flow);
+        }
+        switch.append_pair("lang", lang.other().tag());
+        if step_up {
+            switch.append_pair("step_up", "1");
+        }
+        format!("/signin?{}", switch.finish())
+    };
     let m = lang.messages();
     let helper_url = helper_url(&state);
-    let tls_link = card_tls_link(&state, &[("flow", &flow), ("lang", lang.tag())]);
+    // Stepping up from a passkey session on an account without a card: the
+    // card is linked to that account (the citizen proves both in one
+    // session), so the department keeps seeing the same person.
+    let mut bind_csrf = None;
+    if step_up && state.cards().is_some() {
+        let tls = state.config().tls.is_some();
+        let current = state.sessions().current(&headers).await;
+        let passkey_account = current
+            .filter(|c| c.amr.iter().any(|m| m == "hwk"))
+            .map(|c| c.citizen_id);
+        if let Some(citizen_id) = passkey_account {
+            let has_card = state.db().has_card(&citizen_id).await.unwrap_or(true);
+            if !has_card {
+                bind_csrf = crate::signin::csrf_token(&headers, tls);
+            }
+        }
+    }
+    let tls_link = match &bind_csrf {
+        Some(csrf) => card_tls_link(
+            &state,
+            &[
+                ("flow", &flow),
+                ("lang", lang.tag()),
+                ("intent", "bind"),
+                ("csrf", csrf),
+            ],
+        ),
+        None => card_tls_link(&state, &[("flow", &flow), ("lang", lang.tag())]),
+    };
     render_with_helper(
         &SignInPage {
             m,
-            switch_url: format!("/signin?{}", switch.finish()),
+            switch_url,
+            card_intent: if bind_csrf.is_some() {
+                "bind"
+            } else {
+                "sign_in"
+            },
             card_enabled: state.cards().is_some()
                 && (!tls_link.is_empty() || !helper_url.is_empty()),
             card_tls_link: tls_link,

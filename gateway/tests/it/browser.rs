@@ -8,12 +8,13 @@
 //! skipped, and under CI (`CI` set) that is a failure.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::flow::{Backend, push, setup_db_sessions_at};
+use crate::flow::{Backend, push, setup_db_sessions_with};
 use crate::par::{department, form};
 
 fn tools() -> Option<(PathBuf, PathBuf)> {
@@ -64,9 +65,23 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let public_url = format!("http://localhost:{port}");
-    let s = setup_db_sessions_at(Backend::Sqlite, &public_url)
-        .await
-        .unwrap();
+    // A card issuer (CRL on loopback), a citizen's card, and a card-reader
+    // helper on loopback that signs with the card's key.
+    let issuer = crate::card::Issuer::start().await;
+    let card = Arc::new(crate::card::issue(
+        &issuer,
+        &crate::card::Spec::good(7, "SRN-BROWSER"),
+    ));
+    let helper = card_helper(card, public_url.clone()).await;
+    let mut card_config = issuer.card_config();
+    card_config.helper_url = Some(helper);
+    let public = public_url.clone();
+    let s = setup_db_sessions_with(Backend::Sqlite, move |c| {
+        c.http.public_url = Some(public);
+        c.signin.card = Some(card_config);
+    })
+    .await
+    .unwrap();
     let dept = department(&s.state).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(gateway::server::serve(
@@ -83,6 +98,14 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
         ("en-register", "register", vec![]),
         ("en-signin", "signin", vec![]),
         ("zh-signin", "signin", vec![("ui_locales", "zh-HK")]),
+        (
+            "zh-card-step-up",
+            "card",
+            vec![
+                ("ui_locales", "zh-HK"),
+                ("acr_values", "urn:eid-gateway:loa:high"),
+            ],
+        ),
     ] {
         let request_uri = push(&s, &dept, name, &extra).await;
         let url = format!(
@@ -92,7 +115,9 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
                 ("request_uri", &request_uri)
             ])
         );
-        runs.push(json!({"name": name, "url": url, "action": action, "fresh_cookies": true}));
+        // The step-up keeps the passkey session of the run before it.
+        let fresh = action != "card";
+        runs.push(json!({"name": name, "url": url, "action": action, "fresh_cookies": fresh}));
     }
     let artifacts = root.join("target/browser-artifacts");
     let pages = json!([
@@ -148,13 +173,24 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
             );
         }
     }
-    // The Chinese page: Chinese markup, and no English left but the switch.
-    let zh = &report["runs"][2]["pages"][0];
-    assert_eq!(zh["lang"], "zh-Hant-HK");
-    let english = has_latin_letters(zh["text"].as_str().unwrap(), &["English"]);
+    // The Chinese pages (sign-in, step-up with the card): Chinese markup,
+    // and no English left but the switch.
+    for run in [2, 3] {
+        let zh = &report["runs"][run]["pages"][0];
+        assert_eq!(zh["lang"], "zh-Hant-HK");
+        let english = has_latin_letters(zh["text"].as_str().unwrap(), &["English"]);
+        assert!(
+            english.is_empty(),
+            "untranslated on the Chinese page: {english:?}"
+        );
+    }
+    let step_up = report["runs"][3]["pages"][0]["text"].as_str().unwrap();
+    assert!(step_up.contains("智能身份證"), "{step_up}");
+    // After the step-up the account holds the card.
+    let account = report["pages"][0]["text"].as_str().unwrap();
     assert!(
-        english.is_empty(),
-        "untranslated on the Chinese page: {english:?}"
+        account.contains("linked to your smart ID card"),
+        "{account}"
     );
     let en = &report["runs"][0]["pages"][0];
     assert_eq!(en["lang"], "en");
@@ -169,8 +205,55 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     for shot in [
         "en-register-signin-desktop.png",
         "zh-signin-signin-phone.png",
+        "zh-card-step-up-signin-phone.png",
     ] {
         assert!(artifacts.join(shot).exists(), "{shot}");
     }
     s.db.finish().await;
+}
+
+/// A card-reader helper on loopback: signs the gateway's challenge with
+/// the card's key, as the real helper does with the card, and answers the
+/// browser's CORS preflight for the gateway's origin only.
+async fn card_helper(card: Arc<crate::card::Card>, origin: String) -> String {
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    let cors = move |response: axum::response::Response| {
+        let mut response = response;
+        let headers = response.headers_mut();
+        headers.insert(
+            "access-control-allow-origin",
+            HeaderValue::from_str(&origin).unwrap(),
+        );
+        headers.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("content-type"),
+        );
+        headers.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("POST"),
+        );
+        headers.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
+        response
+    };
+    let app = axum::Router::new()
+        .route(
+            "/v1/sign",
+            axum::routing::post(move |axum::Json(request): axum::Json<Value>| {
+                let answer = card.answer(&request);
+                async move { axum::Json(answer).into_response() }
+            })
+            .options(|| async { axum::http::StatusCode::NO_CONTENT.into_response() }),
+        )
+        .layer(axum::middleware::map_response(move |r| {
+            let cors = cors.clone();
+            async move { cors(r) }
+        }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }

@@ -48,7 +48,7 @@ fn now() -> OffsetDateTime {
 
 /// A card issuer: its root, the loopback server with its CRL and OCSP
 /// answers, and the PEM file the gateway trusts.
-struct Issuer {
+pub struct Issuer {
     cert: rcgen::Certificate,
     key: KeyPair,
     base: String,
@@ -71,7 +71,7 @@ fn root(name: &str) -> (rcgen::Certificate, KeyPair) {
 }
 
 impl Issuer {
-    async fn start() -> Issuer {
+    pub async fn start() -> Issuer {
         let (cert, key) = root("Test Card Issuer");
         let ocsp: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
         let crl: Arc<Mutex<Vec<u8>>> = Arc::default();
@@ -146,7 +146,7 @@ impl Issuer {
         *self.crl.lock().unwrap() = crl.der().to_vec();
     }
 
-    fn card_config(&self) -> CardConfig {
+    pub fn card_config(&self) -> CardConfig {
         CardConfig {
             trust_anchors: vec![self.dir.path().join("roots.pem")],
             intermediates: vec![],
@@ -172,7 +172,7 @@ impl Issuer {
 
 /// How a test card differs from a good one.
 #[derive(Clone)]
-struct Spec {
+pub struct Spec {
     serial: u64,
     reference: &'static str,
     /// OCSP answer path (`/ocsp/NAME` or `/broken`); none: no AIA.
@@ -185,7 +185,7 @@ struct Spec {
 }
 
 impl Spec {
-    fn good(serial: u64, reference: &'static str) -> Spec {
+    pub fn good(serial: u64, reference: &'static str) -> Spec {
         Spec {
             serial,
             reference,
@@ -199,7 +199,7 @@ impl Spec {
 }
 
 /// A citizen's card: certificate and key.
-struct Card {
+pub struct Card {
     cert: rcgen::Certificate,
     key: KeyPair,
 }
@@ -217,7 +217,7 @@ fn aia(url: &str) -> Vec<u8> {
     tlv(0x30, &description)
 }
 
-fn issue(issuer: &Issuer, spec: &Spec) -> Card {
+pub fn issue(issuer: &Issuer, spec: &Spec) -> Card {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = CertificateParams::default();
     params
@@ -268,7 +268,7 @@ impl Card {
 
     /// What the card-reader helper sends: the signature over the
     /// challenge's bytes and the chain.
-    fn answer(&self, challenge: &Value) -> Value {
+    pub fn answer(&self, challenge: &Value) -> Value {
         let tbs = B64
             .decode(challenge["to_be_signed"].as_str().unwrap())
             .unwrap();
@@ -801,11 +801,19 @@ async fn acr_high_is_reached_by_stepping_up_with_the_card() {
         .next()
         .unwrap()
         .to_owned();
-    // The step-up page offers the card.
+    // The step-up page offers the card, to be linked to this account.
     let page = crate::support::text(send(&s.app, get_with(&step_up, Some(&session))).await).await;
     assert!(page.contains("id=\"card-helper\""), "{page}");
+    assert!(page.contains("data-intent=\"bind\""), "{page}");
+    let passkey_citizen = s
+        .state
+        .sessions()
+        .current(&headers_with(&session))
+        .await
+        .unwrap();
 
-    let (status, _, high_session) = card_sign_in(&s.app, &card, "sign_in", Some(&session)).await;
+    let (status, body, high_session) = card_sign_in(&s.app, &card, "bind", Some(&session)).await;
+    assert_eq!(body["status"], "card_bound");
     assert_eq!(status, StatusCode::OK);
     let high_session = high_session.unwrap();
     let back = location(
@@ -826,7 +834,17 @@ async fn acr_high_is_reached_by_stepping_up_with_the_card() {
     let tokens = crate::flow::redeem(&s, &dept, code).await;
     let claims = crate::flow::id_token_claims(&s, &tokens).await;
     assert_eq!(claims["acr"], HIGH);
-    assert_eq!(claims["amr"], json!(["sc", "pop"]));
+    assert_eq!(claims["amr"], json!(["hwk", "user", "sc", "pop"]));
+    let owner = s
+        .state
+        .sessions()
+        .current(&headers_with(&high_session))
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.citizen_id, passkey_citizen.citizen_id,
+        "the same person"
+    );
 }
 
 // --- the TLS client-certificate listener ----------------------------------
