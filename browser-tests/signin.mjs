@@ -3,7 +3,8 @@
 //   node signin.mjs CONFIG_JSON
 //
 // CONFIG_JSON: {"chromium": path, "artifacts": dir, "runs": [{"name", "url",
-// "action": "register" | "signin" | "card", "fresh_cookies": bool}], "pages": [{"name",
+// "action": "register" | "signin" | "autofill" | "card", "fresh_cookies": bool,
+// "no_conditional": bool}], "pages": [{"name",
 // "url"}] (audited signed in, after the runs)}
 //
 // One browser context and one virtual WebAuthn authenticator (CTAP2,
@@ -78,17 +79,30 @@ async function audit(name) {
 }
 
 const report = { runs: [] };
+let conditionalOff = false;
 for (const run of config.runs) {
   if (run.fresh_cookies) await context.clearCookies();
+  // The virtual authenticator answers a conditional (autofill) request at
+  // once, so the button paths are exercised with conditional UI reported
+  // unavailable (from this run on).
+  if (run.no_conditional && !conditionalOff) {
+    await page.addInitScript(() => {
+      if (window.PublicKeyCredential) window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
+    conditionalOff = true;
+  }
   departmentUrl = null;
   const started = Date.now();
   try {
     await page.goto(run.url);
-    const signin = await audit(`${run.name}-signin`);
+    // The autofill run signs in by itself while the page loads: nothing to
+    // audit (the same page is audited in the other runs).
+    const signin = run.action === "autofill" ? null : await audit(`${run.name}-signin`);
     const button = { register: "#register", signin: "#signin", card: "#card-helper" }[run.action];
+    // "autofill": no click; the conditional request signs in by itself.
     await Promise.all([
       page.waitForRequest(/^https:\/\/lands\.gov\.hk\//, { timeout: 20000 }).catch(() => {}),
-      page.click(button, { timeout: 5000 }),
+      button ? page.click(button, { timeout: 5000 }) : Promise.resolve(),
     ]);
     // The department's host does not exist here: let the browser finish
     // failing to reach it before the next run navigates.
@@ -97,7 +111,7 @@ for (const run of config.runs) {
       try { await page.goto("about:blank"); break; } catch { await page.waitForTimeout(200); }
     }
     const error = departmentUrl ? null : await page.locator("#error").textContent({ timeout: 1000 }).catch(() => null);
-    report.runs.push({ name: run.name, pages: [signin], department_url: departmentUrl, error, ms: Date.now() - started });
+    report.runs.push({ name: run.name, pages: signin ? [signin] : [], department_url: departmentUrl, error, ms: Date.now() - started });
   } catch (e) {
     const body = await page.evaluate(() => document.body && document.body.innerText).catch(() => null);
     report.runs.push({ name: run.name, pages: [], department_url: null, error: String(e), url: page.url(), body, ms: Date.now() - started });
