@@ -266,36 +266,46 @@ async fn admin_is_protected(t: &Target) -> Verdict {
 }
 
 async fn signin_refuses_cross_site(t: &Target) -> Verdict {
-    let cross = t
-        .send(
-            Method::POST,
-            "/signin/passkey/begin",
-            &[
-                ("content-type", "application/json"),
-                ("origin", "https://attacker.example"),
-            ],
-            Some("{}"),
-        )
-        .await?;
-    if cross.status != StatusCode::FORBIDDEN {
-        return Err(format!(
-            "a cross-site passkey begin answered {} instead of 403",
-            cross.status
-        ));
-    }
-    let form = t
-        .send(
-            Method::POST,
-            "/signin/passkey/begin",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Some("a=b"),
-        )
-        .await?;
-    if form.status != StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return Err(format!(
-            "a form-encoded passkey begin answered {} instead of 415",
-            form.status
-        ));
+    // Every JSON sign-in endpoint, passkey and smart ID card (whether or
+    // not card sign-in is configured, the origin check comes first).
+    for path in [
+        "/signin/passkey/begin",
+        "/signin/passkey/finish",
+        "/signin/passkey/register/begin",
+        "/signin/card/challenge",
+        "/signin/card/finish",
+    ] {
+        let cross = t
+            .send(
+                Method::POST,
+                path,
+                &[
+                    ("content-type", "application/json"),
+                    ("origin", "https://attacker.example"),
+                ],
+                Some("{}"),
+            )
+            .await?;
+        if cross.status != StatusCode::FORBIDDEN {
+            return Err(format!(
+                "a cross-site POST {path} answered {} instead of 403",
+                cross.status
+            ));
+        }
+        let form = t
+            .send(
+                Method::POST,
+                path,
+                &[("content-type", "application/x-www-form-urlencoded")],
+                Some("a=b"),
+            )
+            .await?;
+        if form.status != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return Err(format!(
+                "a form-encoded POST {path} answered {} instead of 415",
+                form.status
+            ));
+        }
     }
     Ok(())
 }
@@ -441,7 +451,7 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
         ),
         outcome(
             "signin.cross_site",
-            "the passkey endpoints refuse cross-site and non-JSON requests",
+            "the passkey and smart-ID-card endpoints refuse cross-site and non-JSON requests",
             signin_refuses_cross_site(&t).await,
         ),
         outcome(

@@ -465,7 +465,8 @@ impl fmt::Debug for CertificateData {
 
 /// Extensions that are processed here; any other critical extension makes
 /// the certificate unusable (authorityInfoAccess, [`AUTHORITY_INFO_ACCESS`],
-/// is processed too, though RFC 5280 wants it non-critical).
+/// is processed too, and refused when critical, as RFC 5280 wants it
+/// non-critical).
 /// As the last arc of their id-ce OID (2.5.29.n): subjectKeyIdentifier,
 /// authorityKeyIdentifier, keyUsage, extKeyUsage, basicConstraints,
 /// subjectAltName, nameConstraints, certificatePolicies, policyMappings,
@@ -580,6 +581,11 @@ impl Certificate {
                 id_ce.is_some_and(|n| UNDERSTOOD.contains(&n)) || raw_oid == AUTHORITY_INFO_ACCESS;
             if ext.critical && !understood {
                 return Err(CertError::UnknownCriticalExtension { oid: oid.text() });
+            }
+            // RFC 5280 4.2.2.1: conforming CAs mark authorityInfoAccess
+            // non-critical (x509-limbo rfc5280::ee-critical-aia-invalid).
+            if ext.critical && raw_oid == AUTHORITY_INFO_ACCESS {
+                return Err(ext_error(&oid.text(), "must not be critical"));
             }
             // RFC 5280 4.2.1: extensions whose criticality is fixed.
             let must_be = match id_ce {

@@ -71,9 +71,13 @@ fn without_aia_there_are_no_locations() {
 }
 
 #[test]
-fn critical_aia_is_understood_but_other_critical_pkix_extensions_are_not() {
-    let cert = cert_with(&[(AIA, true, seq(&[uri(AD_OCSP, OCSP_1)]))]).unwrap();
-    assert_eq!(cert.ocsp_responders, [OCSP_1]);
+fn critical_aia_is_refused_and_other_critical_pkix_extensions_are_unknown() {
+    // RFC 5280 4.2.2.1: authorityInfoAccess must not be critical.
+    let err = cert_with(&[(AIA, true, seq(&[uri(AD_OCSP, OCSP_1)]))]).unwrap_err();
+    assert!(
+        matches!(&err, CertError::InvalidExtension { oid, .. } if oid == "1.3.6.1.5.5.7.1.1"),
+        "{err}"
+    );
     // subjectInfoAccess (id-pe 11) is not processed: critical, it is unknown.
     let err = cert_with(&[(
         &[1, 3, 6, 1, 5, 5, 7, 1, 11],
