@@ -2,7 +2,7 @@
 //
 //   node signin.mjs CONFIG_JSON
 //
-// CONFIG_JSON: {"chromium": path, "artifacts": dir, "runs": [{"name", "url",
+// CONFIG_JSON: {"chromium": path, "artifacts": dir, "department": its redirect URI, "runs": [{"name", "url",
 // "action": "register" | "signin" | "autofill" | "card", "fresh_cookies": bool,
 // "no_conditional": bool}], "pages": [{"name",
 // "url"}] (audited signed in, after the runs)}
@@ -10,7 +10,7 @@
 // One browser context and one virtual WebAuthn authenticator (CTAP2,
 // internal, resident keys, user verification) serve every run, so a
 // passkey registered in one run signs in in the next. Department redirects
-// (https://lands.gov.hk/...) are answered locally and recorded. For every
+// (to "department") are answered locally and recorded. For every
 // page: axe-core's serious and critical violations, the visible text (to
 // check translations), and screenshots at desktop and phone widths.
 // Prints one JSON report on stdout.
@@ -45,9 +45,9 @@ const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
 let departmentUrl = null;
 const log = [];
 page.on("console", (m) => log.push(`console ${m.type()}: ${m.text()}`));
-page.on("request", (r) => { if (r.url().startsWith("https://lands.gov.hk/")) departmentUrl = r.url(); });
+page.on("request", (r) => { if (r.url().startsWith(config.department)) departmentUrl = r.url(); });
 page.on("response", (r) => { if (r.url().includes("/signin/")) log.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`); });
-await context.route("https://lands.gov.hk/**", (route) => {
+await context.route(config.department + "**", (route) => {
   departmentUrl = route.request().url();
   return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>Department</title><p>ok</p>" });
 });
@@ -101,7 +101,7 @@ for (const run of config.runs) {
     const button = { register: "#register", signin: "#signin", card: "#card-helper" }[run.action];
     // "autofill": no click; the conditional request signs in by itself.
     await Promise.all([
-      page.waitForRequest(/^https:\/\/lands\.gov\.hk\//, { timeout: 20000 }).catch(() => {}),
+      page.waitForRequest((r) => r.url().startsWith(config.department), { timeout: 20000 }).catch(() => {}),
       button ? page.click(button, { timeout: 5000 }) : Promise.resolve(),
     ]);
     // The department's host does not exist here: let the browser finish

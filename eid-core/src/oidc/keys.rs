@@ -258,6 +258,46 @@ pub fn generate_client_es256() -> Result<(Jwk, serde_json::Value), KeyError> {
     Ok((public, private))
 }
 
+impl SigningKey {
+    /// A department's ES256 signing key from the private JWK that
+    /// [`generate_client_es256`] made (`kty` EC, `crv` P-256, `x`, `y`, `d`),
+    /// for signing client assertions. The key id is the JWK's `kid`, else
+    /// its thumbprint. `None` when the JWK is not such a key or its halves
+    /// do not match.
+    pub fn from_private_jwk(jwk: &serde_json::Value) -> Option<SigningKey> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let field = |name: &str| {
+            jwk[name]
+                .as_str()
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+        };
+        if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
+            return None;
+        }
+        let (x, y, d) = (field("x")?, field("y")?, field("d")?);
+        if x.len() != 32 || y.len() != 32 || d.len() != 32 {
+            return None;
+        }
+        let public = [&[0x04u8][..], &x, &y].concat();
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &d,
+            &public,
+            &SystemRandom::new(),
+        )
+        .ok()?;
+        let kid = match jwk["kid"].as_str() {
+            Some(kid) => kid.to_owned(),
+            None => Jwk::es256(&public)?.thumbprint(),
+        };
+        Some(SigningKey {
+            kid,
+            alg: Alg::Es256,
+            pair: KeyPairKind::Es256(pair),
+        })
+    }
+}
+
 /// The 32-byte private scalar inside a P-256 PKCS#8 document (RFC 5915
 /// ECPrivateKey inside RFC 5208 PrivateKeyInfo).
 fn es256_private_scalar(pkcs8: &[u8]) -> Option<Vec<u8>> {
@@ -393,6 +433,27 @@ mod tests {
             super::super::jwk::parse_public_jwk(&serde_json::to_value(&public).expect("json"))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_private_jwk_signs_what_its_public_half_verifies() {
+        let (public, mut private) = generate_client_es256().expect("generate");
+        let key = SigningKey::from_private_jwk(&private).expect("loads");
+        assert_eq!(
+            key.kid,
+            public.kid.clone().unwrap_or_else(|| public.thumbprint())
+        );
+        let token =
+            super::super::jws::sign(&key, "JWT", &serde_json::json!({"a": 1})).expect("sign");
+        let parsed = super::super::jws::parse(&token).expect("parse");
+        assert_eq!(parsed.verify(&public).expect("verifies")["a"], 1);
+        // Halves that do not belong together, or no private half: refused.
+        let (_, other) = generate_client_es256().expect("generate");
+        private["d"] = other["d"].clone();
+        assert!(SigningKey::from_private_jwk(&private).is_none());
+        private.as_object_mut().expect("object").remove("d");
+        assert!(SigningKey::from_private_jwk(&private).is_none());
+        assert!(SigningKey::from_private_jwk(&serde_json::json!({"kty": "RSA"})).is_none());
     }
 
     #[test]

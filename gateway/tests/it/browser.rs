@@ -14,8 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::flow::{Backend, push, setup_db_sessions_with};
-use crate::par::{department, form};
+use crate::par::form;
 
 fn tools() -> Option<(PathBuf, PathBuf)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -62,8 +61,12 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     let Some((chromium, root)) = tools() else {
         return;
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    // A port for the demo: browsers want a host name for passkeys, so the
+    // demo serves http://localhost:PORT when it listens on loopback.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
     let public_url = format!("http://localhost:{port}");
     // A card issuer (CRL on loopback), a citizen's card, and a card-reader
     // helper on loopback that signs with the card's key.
@@ -73,26 +76,34 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
         &crate::card::Spec::good(7, "SRN-BROWSER"),
     ));
     let helper = card_helper(card, public_url.clone()).await;
-    let mut card_config = issuer.card_config();
-    card_config.helper_url = Some(helper);
-    let public = public_url.clone();
-    let s = setup_db_sessions_with(Backend::Sqlite, move |c| {
-        c.http.public_url = Some(public);
-        c.signin.card = Some(card_config);
-    })
-    .await
+    let card_config = issuer.card_config();
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[signin.card]\ntrust_anchors = [{:?}]\nfetch_timeout_secs = 2\nhelper_url = {helper:?}\n",
+            card_config.trust_anchors[0]
+        ),
+    )
     .unwrap();
-    let dept = department(&s.state).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::server::serve(
-        listener,
-        s.app.clone(),
-        None,
-        async move {
-            let _ = stopped.await;
-        },
-        Duration::from_secs(1),
-    ));
+
+    // The real `gateway demo`, seeded on first run.
+    let demo = Demo::start(dir.path(), port, &config_file).await;
+    assert_eq!(demo.base, public_url);
+    let department: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
+    )
+    .unwrap();
+    let dept = crate::par::Dept {
+        client_id: department["client_id"].as_str().unwrap().to_owned(),
+        key: eid_core::oidc::keys::SigningKey::from_private_jwk(&department["private_jwk"])
+            .expect("the demo department's private key"),
+        issuer: department["issuer"].as_str().unwrap().to_owned(),
+    };
+    let redirect_uri = department["redirect_uri"].as_str().unwrap().to_owned();
+    assert_eq!(dept.issuer, public_url);
+    let http = reqwest::Client::new();
     let mut runs = Vec::new();
     for (name, action, extra) in [
         ("en-register", "register", vec![]),
@@ -107,12 +118,37 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
             ],
         ),
     ] {
-        let request_uri = push(&s, &dept, name, &extra).await;
+        // The demo department pushes its request, as a department does.
+        let assertion = crate::par::assertion(&dept, &dept.issuer, name);
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", dept.client_id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid profile"),
+            ("state", "st"),
+            ("nonce", "nn"),
+            ("code_challenge", crate::par::CHALLENGE),
+            ("code_challenge_method", "S256"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ];
+        params.extend_from_slice(&extra);
+        let pushed = http
+            .post(format!("{public_url}/par"))
+            .form(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status(), reqwest::StatusCode::CREATED);
+        let pushed: Value = pushed.json().await.unwrap();
         let url = format!(
             "{public_url}/authorize?{}",
             form(&[
                 ("client_id", dept.client_id.as_str()),
-                ("request_uri", &request_uri)
+                ("request_uri", pushed["request_uri"].as_str().unwrap())
             ])
         );
         // The step-up keeps the passkey session of the run before it.
@@ -128,8 +164,8 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
         {"name": "en-account", "url": format!("{public_url}/account/passkeys?lang=en")},
         {"name": "zh-account", "url": format!("{public_url}/account/passkeys?lang=zh-HK")},
     ]);
-    let config =
-        json!({"chromium": chromium, "artifacts": artifacts, "runs": runs, "pages": pages});
+    let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs,
+        "pages": pages, "department": redirect_uri});
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")
@@ -140,8 +176,7 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     .await
     .expect("the browser run finished within 120 s")
     .unwrap();
-    let _ = stop.send(());
-    let _ = server.await;
+    demo.stop().await;
     assert!(
         output.status.success(),
         "browser run failed: {}",
@@ -155,7 +190,7 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
             .as_str()
             .unwrap_or_else(|| panic!("{name}: never returned ({run}); log: {}", report["log"]));
         assert!(
-            back.starts_with("https://lands.gov.hk/cb?code="),
+            back.starts_with(&format!("{redirect_uri}?code=")),
             "{name}: {back}"
         );
         assert!(
@@ -213,7 +248,6 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     ] {
         assert!(artifacts.join(shot).exists(), "{shot}");
     }
-    s.db.finish().await;
 }
 
 /// A card-reader helper on loopback: signs the gateway's challenge with
@@ -260,4 +294,52 @@ async fn card_helper(card: Arc<crate::card::Card>, origin: String) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
+}
+
+/// `gateway demo` running in a child process.
+struct Demo {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Demo {
+    /// Starts the demo on `port` with its data under `dir/demo-data` and
+    /// waits for its "listening" line.
+    async fn start(dir: &std::path::Path, port: u16, config: &std::path::Path) -> Demo {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+        command
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--data-dir", "demo-data", "--config"])
+            .arg(config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("GATEWAY_") {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("gateway listening on ") {
+                    return url.to_owned();
+                }
+            }
+            panic!("gateway demo ended before listening")
+        })
+        .await
+        .expect("gateway demo listens within 30 s");
+        // Keep reading its output so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Demo { child, base }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
 }
