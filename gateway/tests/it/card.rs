@@ -969,3 +969,112 @@ async fn the_card_listener_signs_in_with_the_tls_client_certificate() {
     );
     db.finish().await;
 }
+
+/// `gateway serve` with `[tls]` and `signin.card.tls_listen` runs both
+/// listeners: the card listener signs in with the client certificate and
+/// the main listener then knows the session.
+#[tokio::test]
+async fn serve_runs_the_card_listener_next_to_the_main_one() {
+    use tokio::io::AsyncBufReadExt;
+    let issuer = Issuer::start().await;
+    let card = issue(&issuer, &Spec::good(91, "SRN-91"));
+    let server_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&server_key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.pem"), server_cert.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), server_key.serialize_pem()).unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (main_port, card_port) = (free_port(), free_port());
+    let config = format!(
+        "[http]\nlisten = \"127.0.0.1:{main_port}\"\npublic_url = \"https://localhost:{main_port}\"\n\
+         [tls]\ncert_file = \"tls.pem\"\nkey_file = \"tls.key\"\n\
+         [database]\nurl = \"sqlite://gw.db\"\n\
+         [signin.card]\ntrust_anchors = [{:?}]\ntls_listen = \"127.0.0.1:{card_port}\"\n",
+        issuer.card_config().trust_anchors[0]
+    );
+    std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+    command
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .args(["serve", "--config", "gateway.toml"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GATEWAY_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("gateway listening on ") {
+                return;
+            }
+        }
+        panic!("gateway serve ended before listening");
+    })
+    .await
+    .expect("listening within 30 s");
+
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(server_cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], 0).into())
+        .identity(
+            reqwest::Identity::from_pem(
+                format!("{}{}", card.key.serialize_pem(), card.cert.pem()).as_bytes(),
+            )
+            .unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://localhost:{card_port}/signin/card/tls"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        format!("https://localhost:{main_port}/account/passkeys?lang=en&card=signed_in").as_str()
+    );
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The main listener (another port, same host: the cookie applies).
+    let page = client
+        .get(format!(
+            "https://localhost:{main_port}/account/passkeys?lang=en"
+        ))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("linked to your smart ID card"), "{html}");
+    assert!(html.contains("You have no passkey yet"), "{html}");
+    // The card listener serves only card sign-in (and health).
+    let other = client
+        .get(format!("https://localhost:{card_port}/jwks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    let _ = child.kill().await;
+}

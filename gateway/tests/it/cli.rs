@@ -74,6 +74,22 @@ fn config_file_errors_exit_2() {
             "[tls]\ncert_file = \"absent-cert.pem\"\nkey_file = \"absent-key.pem\"\n",
             "absent-cert.pem",
         ),
+        (
+            "[signin.card]\ntrust_anchors = [\"absent-roots.pem\"]\n",
+            "absent-roots.pem",
+        ),
+        (
+            "[signin.card]\ntrust_anchors = []\n",
+            "signin.card.trust_anchors",
+        ),
+        (
+            "[signin.card]\ntrust_anchors = [\"r.pem\"]\ntls_listen = \"127.0.0.1:0\"\n",
+            "needs [tls]",
+        ),
+        (
+            "[signin.card]\ntrust_anchors = [\"r.pem\"]\nhelper_url = \"file:///x\"\n",
+            "signin.card.helper_url",
+        ),
     ];
     for (text, needle) in cases {
         let path = dir.path().join("gateway.toml");

@@ -365,6 +365,39 @@ async fn a_department_request_waits_for_sign_in_and_step_up() {
     s.db.finish().await;
 }
 
+/// More sign-in attempts on one account than its hourly limit: 429 with
+/// `Retry-After`, while another account still signs in.
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_account() {
+    let db = crate::support::sqlite().await;
+    let mut config = db.config.clone();
+    config.http.public_url = Some(ORIGIN.into());
+    config.signin.account_attempts_per_hour = 2;
+    let state = AppState::new(db.db.clone(), config);
+    let app = gateway::app(state);
+    let (mut passkey, _) = register(&app).await;
+    let (mut other, _) = register(&app).await;
+    for _ in 0..2 {
+        let (status, _, _) = sign_in(&app, &mut passkey).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let begin = body_json(send(&app, post("/signin/passkey/begin", &json!({}), None)).await).await;
+    let credential = passkey.get(&begin["options"]);
+    let body = json!({"ceremony": begin["ceremony"], "credential": credential});
+    let limited = send(&app, post("/signin/passkey/finish", &body, None)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_eq!(body_json(limited).await["error"], "too_many_requests");
+    let (status, _, _) = sign_in(&app, &mut other).await;
+    assert_eq!(status, StatusCode::OK, "another account is not limited");
+    db.finish().await;
+}
+
 /// More sign-in requests than the limit from one address: 429 with
 /// `Retry-After`, and no ceremony is started.
 #[tokio::test]
