@@ -56,7 +56,9 @@ fn refused(error: CardError) -> ApiError {
         CardError::Store(e) => ApiError::unavailable(e),
         CardError::Random => ApiError::unavailable("random generator failure"),
         other => {
-            tracing::info!(reason = other.code(), detail = %other, "card sign-in refused");
+            // The code only: a certificate error's text can name the
+            // holder (subject names, e-mail addresses).
+            tracing::info!(reason = other.code(), "card sign-in refused");
             failed()
         }
     }
@@ -315,7 +317,7 @@ pub async fn tls(
             return Err("no_certificate");
         };
         let card = verifier.verify(&chain, state.now()).await.map_err(|e| {
-            tracing::info!(reason = e.code(), detail = %e, "card sign-in refused");
+            tracing::info!(reason = e.code(), "card sign-in refused");
             "failed"
         })?;
         let intent = if bind { Intent::Bind } else { Intent::SignIn };
