@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod oidc;
+pub mod profile;
 pub mod replay;
 pub mod secret;
 pub mod session;
