@@ -39,6 +39,50 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Citizen sign-in and sessions.
     pub signin: SigninConfig,
+    /// The citizens' e-ME profiles.
+    pub profile: ProfileConfig,
+}
+
+/// Settings of the e-ME profile (`[profile]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileConfig {
+    /// The keys that seal profile values in the database (AES-256-GCM):
+    /// `ID:BASE64` pairs separated by commas, newest first. The first seals,
+    /// all open, so a new key goes first and an old one stays until its
+    /// values are resealed. Without keys there are no profiles. Keep them
+    /// out of the config file: set `GATEWAY_PROFILE__ENCRYPTION_KEYS` from a
+    /// secret store.
+    pub encryption_keys: Option<Secret<String>>,
+}
+
+impl ProfileConfig {
+    /// The keys as `(id, base64)` pairs, in order.
+    pub fn keys(&self) -> Vec<(String, Secret<String>)> {
+        self.encryption_keys
+            .as_ref()
+            .map(|all| {
+                all.expose()
+                    .split(',')
+                    .filter(|entry| !entry.trim().is_empty())
+                    .map(|entry| match entry.trim().split_once(':') {
+                        Some((id, key)) => (id.to_owned(), Secret::new(key.to_owned())),
+                        None => (String::new(), Secret::new(entry.trim().to_owned())),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The loaded keys (`None` without a setting).
+    pub fn load(
+        &self,
+    ) -> Option<Result<eid_core::profile::seal::ProfileKeys, eid_core::profile::seal::SealError>>
+    {
+        self.encryption_keys
+            .as_ref()
+            .map(|_| eid_core::profile::seal::ProfileKeys::new(&self.keys()))
+    }
 }
 
 /// Settings of citizen sign-in and sessions.
@@ -483,6 +527,12 @@ impl Config {
             return Err(ConfigError::Value {
                 key: "keys.encryption_key",
                 reason: "must be 32 bytes, base64-encoded (openssl rand -base64 32)".to_owned(),
+            });
+        }
+        if let Some(Err(e)) = self.profile.load() {
+            return Err(ConfigError::Value {
+                key: "profile.encryption_keys",
+                reason: format!("{e} (write ID:BASE64 pairs, newest first)"),
             });
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {

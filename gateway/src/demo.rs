@@ -22,6 +22,9 @@ pub const KEK_FILE: &str = "encryption-key";
 /// The demo's pairwise-subject secret (base64), made on first run.
 pub const PAIRWISE_FILE: &str = "pairwise-secret";
 
+/// The demo's profile key (base64), made on first run.
+pub const PROFILE_KEY_FILE: &str = "profile-key";
+
 /// The demo department's redirect URI (a department e-service on loopback).
 pub const DEPARTMENT_REDIRECT_URI: &str = "http://127.0.0.1:8081/callback";
 
@@ -35,6 +38,7 @@ pub const DEMO_FILES: &[&str] = &[
     DEPARTMENT_FILE,
     KEK_FILE,
     PAIRWISE_FILE,
+    PROFILE_KEY_FILE,
 ];
 
 /// The meta key recording when the demo was seeded.
@@ -151,6 +155,19 @@ pub fn pairwise_secret(
     configured: Option<&Secret<String>>,
 ) -> Result<Secret<String>, DemoError> {
     secret_file(data_dir, PAIRWISE_FILE, configured)
+}
+
+/// The profile keys: the configured ones, or the demo's own (key id
+/// `demo`), made on first run.
+pub fn profile_keys(
+    data_dir: &Path,
+    configured: Option<&Secret<String>>,
+) -> Result<Secret<String>, DemoError> {
+    if let Some(keys) = configured {
+        return Ok(keys.clone());
+    }
+    let key = secret_file(data_dir, PROFILE_KEY_FILE, None)?;
+    Ok(Secret::new(format!("demo:{}", key.expose())))
 }
 
 /// A 32-byte random secret, base64, kept in `data_dir/name` (owner-only).

@@ -157,6 +157,9 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     let pairwise = demo::pairwise_secret(&data_dir, config.oidc.pairwise_secret.as_ref())
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     config.oidc.pairwise_secret = Some(pairwise);
+    let profile = demo::profile_keys(&data_dir, config.profile.encryption_keys.as_ref())
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    config.profile.encryption_keys = Some(profile);
     demo::identity(&db, &data_dir, &kek_key, &config.issuer(), now)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::limit::{AccountLimiter, AddressLimiter};
 use crate::metrics::Metrics;
 use crate::oidc::jwks_fetch::JwksFetcher;
+use crate::profile::Profiles;
 use crate::signin::card::CardVerifier;
 use crate::signin::passkeys::Passkeys;
 use crate::signin::{DbSessions, SessionSource};
@@ -59,6 +60,7 @@ struct Inner {
     signin_limiter: AddressLimiter,
     account_limiter: AccountLimiter,
     cards: Option<CardVerifier>,
+    profiles: Option<Profiles>,
     jwks_fetcher: JwksFetcher,
 }
 
@@ -107,6 +109,14 @@ impl AppState {
                 .map_err(|e| tracing::error!(error = %e, "smart-ID-card sign-in unavailable"))
                 .ok()
         });
+        let profiles = match config.profile.load() {
+            Some(Ok(keys)) => Some(Profiles::new(keys)),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "e-ME profiles unavailable");
+                None
+            }
+            None => None,
+        };
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -117,6 +127,7 @@ impl AppState {
                 signin_limiter,
                 account_limiter,
                 cards,
+                profiles,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
@@ -153,6 +164,11 @@ impl AppState {
     /// configured).
     pub fn cards(&self) -> Option<&CardVerifier> {
         self.inner.cards.as_ref()
+    }
+
+    /// The e-ME profiles (absent without `profile.encryption_keys`).
+    pub fn profiles(&self) -> Option<&Profiles> {
+        self.inner.profiles.as_ref()
     }
 
     /// The database.

@@ -86,6 +86,22 @@ impl Group {
         Group::ALL.into_iter().find(|g| g.scope() == scope)
     }
 
+    /// The group's heading.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Group::Name, Lang::En) => "Name",
+            (Group::Name, Lang::ZhHk) => "姓名",
+            (Group::Identity, Lang::En) => "Identity",
+            (Group::Identity, Lang::ZhHk) => "身份資料",
+            (Group::Contact, Lang::En) => "Contact",
+            (Group::Contact, Lang::ZhHk) => "聯絡資料",
+            (Group::Address, Lang::En) => "Addresses",
+            (Group::Address, Lang::ZhHk) => "地址",
+            (Group::Personal, Lang::En) => "Personal details",
+            (Group::Personal, Lang::ZhHk) => "個人資料",
+        }
+    }
+
     /// The fields of the group.
     pub fn fields(self) -> impl Iterator<Item = &'static FieldSpec> {
         FIELDS.iter().filter(move |f| f.group == self)
@@ -113,6 +129,45 @@ pub enum Kind {
     Address,
     /// Free text of at most this many characters.
     Text(usize),
+}
+
+impl Kind {
+    /// What a value of this kind looks like, for the citizen whose value
+    /// was refused.
+    pub fn hint(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Kind::EnglishName, Lang::En) => {
+                "Use Latin letters, spaces, commas, hyphens and apostrophes (at most 100), for example CHAN, Tai Man."
+            }
+            (Kind::EnglishName, Lang::ZhHk) => {
+                "請使用英文字母、空格、逗號、連字號及撇號（最多100個字元），例如 CHAN, Tai Man。"
+            }
+            (Kind::ChineseName, Lang::En) => "Use Chinese characters only (at most 20).",
+            (Kind::ChineseName, Lang::ZhHk) => "請只使用中文字（最多20個）。",
+            (Kind::Hkid, Lang::En) => {
+                "Write the number as on your card, for example A123456(3); the digit in brackets is checked."
+            }
+            (Kind::Hkid, Lang::ZhHk) => {
+                "請按身份證上的號碼填寫，例如 A123456(3)；括號內的數字會被核對。"
+            }
+            (Kind::PastDate, Lang::En) => "Give a past date, from 1900 on.",
+            (Kind::PastDate, Lang::ZhHk) => "請填寫1900年或以後的過去日期。",
+            (Kind::Choice(_), Lang::En) => "Choose one of the options.",
+            (Kind::Choice(_), Lang::ZhHk) => "請從選項中選擇。",
+            (Kind::Phone, Lang::En) => {
+                "Give 8 digits for a Hong Kong number, or + and the country code for another."
+            }
+            (Kind::Phone, Lang::ZhHk) => "香港號碼請填寫8位數字，其他地區請以 + 及國家號碼開始。",
+            (Kind::Email, Lang::En) => "Give an address such as name@example.com.",
+            (Kind::Email, Lang::ZhHk) => "請填寫例如 name@example.com 的地址。",
+            (Kind::Address, Lang::En) => {
+                "Give at least the building or the street, and choose the district."
+            }
+            (Kind::Address, Lang::ZhHk) => "請至少填寫大廈或街道，並選擇地區。",
+            (Kind::Text(_), Lang::En) => "The text is too long or holds characters not allowed.",
+            (Kind::Text(_), Lang::ZhHk) => "文字太長或含有不接受的字元。",
+        }
+    }
 }
 
 /// One field of the profile.

@@ -165,10 +165,42 @@ pub async fn complete(
             }
         },
     };
+    record_verified_name(state, &citizen_id, card).await;
     state.sessions().end(headers).await;
     let cookie = start_session(state, &citizen_id, SignInMethod::SmartCard.acr(), &amr).await?;
     tracing::info!(outcome = outcome.status(), "card sign-in");
     Ok((cookie, outcome))
+}
+
+/// Puts the name on the card into the citizen's e-ME profile as a
+/// verified English name (when profiles are configured and the name is
+/// one). A failure is logged and does not stop the sign-in.
+async fn record_verified_name(state: &AppState, citizen_id: &str, card: &VerifiedCard) {
+    let (Some(profiles), Some(name)) = (state.profiles(), card.identity.common_name.as_deref())
+    else {
+        return;
+    };
+    let Some(spec) = eid_core::profile::field("name_en") else {
+        return;
+    };
+    let today = crate::pages::hong_kong_today(state.now());
+    let Ok(value) = spec.parse(eid_core::profile::Input::Text(name), today) else {
+        tracing::info!("the card's name is not an English name; not recorded");
+        return;
+    };
+    if let Err(error) = profiles
+        .set(
+            state.db(),
+            citizen_id,
+            spec,
+            &value,
+            Some("card"),
+            state.now(),
+        )
+        .await
+    {
+        tracing::warn!(%error, "verified name not recorded");
+    }
 }
 
 /// Body of `POST /signin/card/challenge`.

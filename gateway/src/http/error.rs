@@ -147,6 +147,12 @@ fn default_for(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
+/// A response extension for error answers that carry their own body (a
+/// page re-rendered with the citizen's input and hints): the envelope
+/// leaves them as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnBody;
+
 /// Middleware: gives every 4xx/5xx response the JSON error body, keeping
 /// its status and headers (such as `Allow` and `Retry-After`).
 pub async fn error_envelope(request: Request, next: Next) -> Response {
@@ -157,7 +163,9 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<OwnBody>().is_some()
+    {
         return response;
     }
     let (mut parts, _discarded_body) = response.into_parts();

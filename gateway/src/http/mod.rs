@@ -63,6 +63,10 @@ pub fn app(state: AppState) -> Router {
             get(crate::pages::account::page).post(crate::pages::account::change),
         )
         .route("/account/signout", post(crate::pages::account::sign_out))
+        .route(
+            "/account/profile",
+            get(crate::pages::profile::page).post(crate::pages::profile::save),
+        )
         .route_layer(from_fn_with_state(state.clone(), limit::limit_signin));
 
     let routes = Router::new()

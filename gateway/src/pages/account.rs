@@ -42,6 +42,7 @@ struct AccountPage<'a> {
     can_bind: bool,
     card_tls_link: String,
     helper_url: String,
+    profile_enabled: bool,
 }
 
 /// Query of the account page.
@@ -73,7 +74,7 @@ async fn signed_in_with_token(
     }
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
         Err(e) => ApiError::unavailable(e).into_response(),
@@ -144,6 +145,7 @@ pub async fn page(
             can_bind: citizen.amr.iter().any(|m| m == "hwk"),
             card_tls_link,
             helper_url: helper_url.clone(),
+            profile_enabled: state.profiles().is_some(),
             csrf,
         },
         &helper_url,

@@ -134,6 +134,38 @@ pub struct Messages {
     pub done_removed: &'static str,
     /// Notice when a change was refused.
     pub done_refused: &'static str,
+    /// Profile page title.
+    pub profile_title: &'static str,
+    /// Profile page introduction.
+    pub profile_intro: &'static str,
+    /// A field without a value.
+    pub not_given: &'static str,
+    /// Marks a value from the card.
+    pub verified_card: &'static str,
+    /// Save button.
+    pub save_button: &'static str,
+    /// After a save.
+    pub done_saved: &'static str,
+    /// A save was refused.
+    pub profile_errors: &'static str,
+    /// Next to the HKID box.
+    pub hkid_keep_note: &'static str,
+    /// How to remove a detail.
+    pub remove_hint: &'static str,
+    /// Address part.
+    pub address_flat: &'static str,
+    /// Address part.
+    pub address_floor: &'static str,
+    /// Address part.
+    pub address_block: &'static str,
+    /// Address part.
+    pub address_building: &'static str,
+    /// Address part.
+    pub address_street: &'static str,
+    /// Address part.
+    pub address_district: &'static str,
+    /// Link from the account page.
+    pub profile_link: &'static str,
     /// Heading of the smart-ID-card part.
     pub card_heading: &'static str,
     /// Card sign-in introduction.
@@ -218,6 +250,22 @@ pub static EN: Messages = Messages {
     done_renamed: "The passkey was renamed.",
     done_removed: "The passkey was removed.",
     done_refused: "That change could not be made. Please try again.",
+    profile_title: "Your e-ME profile",
+    profile_intro: "Departments receive these details only when you agree, field by field, for the purpose they state. Details marked as verified come from your smart ID card and cannot be changed here.",
+    not_given: "Not given",
+    verified_card: "Verified from your smart ID card",
+    save_button: "Save changes",
+    done_saved: "Your profile was saved.",
+    profile_errors: "Some details were not accepted and nothing was saved. See the notes below.",
+    hkid_keep_note: "For your security the number is not shown in full. Leave the box empty to keep:",
+    remove_hint: "To remove a detail, empty its box and save.",
+    address_flat: "Flat or room",
+    address_floor: "Floor",
+    address_block: "Block",
+    address_building: "Building or estate",
+    address_street: "Street and number",
+    address_district: "District",
+    profile_link: "Your e-ME profile",
     card_heading: "Smart ID card",
     card_intro: "Sign in with the certificate on your smart ID card, using a card reader. This gives the highest level of assurance.",
     card_tls_button: "Sign in with my smart ID card",
@@ -281,6 +329,22 @@ pub static ZH_HK: Messages = Messages {
     done_renamed: "通行密鑰名稱已更改。",
     done_removed: "通行密鑰已移除。",
     done_refused: "未能作出該項更改，請再試一次。",
+    profile_title: "您的「我的資料」",
+    profile_intro: "部門只會在您逐項同意後，按其說明的用途取得這些資料。標示為已核實的資料來自您的智能身份證，不能在此更改。",
+    not_given: "未提供",
+    verified_card: "已由您的智能身份證核實",
+    save_button: "儲存更改",
+    done_saved: "您的資料已儲存。",
+    profile_errors: "部分資料未被接受，所有更改均未儲存。請參閱下列說明。",
+    hkid_keep_note: "為保障您的安全，號碼不會完整顯示。如要保留現有號碼，請留空：",
+    remove_hint: "如要刪除某項資料，請清空該欄後儲存。",
+    address_flat: "室",
+    address_floor: "樓層",
+    address_block: "座",
+    address_building: "大廈或屋苑",
+    address_street: "街道及門牌號數",
+    address_district: "地區",
+    profile_link: "您的「我的資料」",
     card_heading: "智能身份證",
     card_intro: "使用讀卡器，以您智能身份證上的數碼證書登入。這可達到最高的身份認證級別。",
     card_tls_button: "以智能身份證登入",

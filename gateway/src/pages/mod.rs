@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod i18n;
+pub mod profile;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -213,6 +214,12 @@ pub async fn sign_in(
         },
         &helper_url,
     )
+}
+
+/// Today's date in Hong Kong (UTC+8, no daylight saving), which bounds
+/// dates citizens give.
+pub fn hong_kong_today(now: time::OffsetDateTime) -> time::Date {
+    now.to_offset(time::macros::offset!(+8)).date()
 }
 
 /// `GET /static/site.css`.

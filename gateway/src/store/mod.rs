@@ -28,6 +28,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod meta;
 pub mod par;
+pub mod profile;
 pub mod replay;
 pub mod signin;
 

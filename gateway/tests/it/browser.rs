@@ -163,6 +163,8 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     let pages = json!([
         {"name": "en-account", "url": format!("{public_url}/account/passkeys?lang=en")},
         {"name": "zh-account", "url": format!("{public_url}/account/passkeys?lang=zh-HK")},
+        {"name": "en-profile", "url": format!("{public_url}/account/profile?lang=en")},
+        {"name": "zh-profile", "url": format!("{public_url}/account/profile?lang=zh-HK")},
     ]);
     let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs,
         "pages": pages, "department": redirect_uri});
@@ -225,6 +227,33 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     }
     let step_up = report["runs"][3]["pages"][0]["text"].as_str().unwrap();
     assert!(step_up.contains("智能身份證"), "{step_up}");
+    // Every page seen signed in: axe-core clean; the Chinese ones with no
+    // English but the switch and what came from the card.
+    for page in report["pages"].as_array().unwrap() {
+        let serious: Vec<&Value> = page["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "{}: axe-core: {serious:?}",
+            page["page"]
+        );
+    }
+    let zh_profile = report["pages"][3]["text"].as_str().unwrap();
+    let english = has_latin_letters(zh_profile, &["English"]);
+    assert!(
+        english.is_empty(),
+        "untranslated on the Chinese profile page: {english:?}"
+    );
+    // The card's name came in as a verified value.
+    let en_profile = report["pages"][2]["text"].as_str().unwrap();
+    assert!(
+        en_profile.contains("Verified from your smart ID card"),
+        "{en_profile}"
+    );
     // After the step-up the account holds the card.
     let account = report["pages"][0]["text"].as_str().unwrap();
     assert!(

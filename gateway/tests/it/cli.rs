@@ -319,7 +319,12 @@ fn demo_serves_reuses_and_resets() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for file in ["demo-department.json", "encryption-key", "pairwise-secret"] {
+        for file in [
+            "demo-department.json",
+            "encryption-key",
+            "pairwise-secret",
+            "profile-key",
+        ] {
             let mode = std::fs::metadata(dir.path().join("demo-data").join(file))
                 .unwrap()
                 .permissions()

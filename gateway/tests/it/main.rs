@@ -13,6 +13,7 @@ mod jwks_uri;
 mod oidc_client;
 mod par;
 mod passkeys;
+mod profile;
 mod revocation;
 mod server;
 mod storage;
