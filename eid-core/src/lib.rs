@@ -9,6 +9,7 @@
 //! system clock inside this crate, so that tests pin it.
 
 pub mod cert;
+pub mod consent;
 pub mod oidc;
 pub mod profile;
 pub mod replay;
