@@ -8,6 +8,7 @@
 //! Time is always a parameter (`now: OffsetDateTime`), never read from the
 //! system clock inside this crate, so that tests pin it.
 
+pub mod audit;
 pub mod cert;
 pub mod consent;
 pub mod oidc;

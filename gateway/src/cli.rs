@@ -1,4 +1,4 @@
-//! The command line: `gateway serve | demo | migrate`.
+//! The command line: `gateway serve | demo | migrate | cert | client | keys | qr | audit`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +31,8 @@ pub enum Command {
     Keys(crate::oidc_cmd::KeysArgs),
     /// Encode and decode FPS payment QR codes.
     Qr(crate::qr_cmd::QrArgs),
+    /// Verify the audit trail's hash chain; export a department's entries.
+    Audit(crate::audit::AuditArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.

@@ -79,6 +79,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             crate::oidc_cmd::keys_command(config, args.command).await
         }
         Command::Qr(args) => crate::qr_cmd::run(&args.command),
+        Command::Audit(args) => {
+            let config = load_config(&args.config, None)?;
+            telemetry::init(&config.log);
+            crate::audit::run(config, args.command).await
+        }
         Command::Migrate(args) => {
             let config = load_config(&args, None)?;
             telemetry::init(&config.log);

@@ -165,6 +165,18 @@ pub async fn complete(
             }
         },
     };
+    crate::audit::record(
+        state,
+        "signin",
+        Some(&citizen_id),
+        None,
+        serde_json::json!({
+            "method": "card",
+            "acr": SignInMethod::SmartCard.acr(),
+            "outcome": outcome.status(),
+        }),
+    )
+    .await?;
     record_verified_name(state, &citizen_id, card).await;
     state.sessions().end(headers).await;
     let cookie = start_session(state, &citizen_id, SignInMethod::SmartCard.acr(), &amr).await?;
@@ -188,7 +200,7 @@ async fn record_verified_name(state: &AppState, citizen_id: &str, card: &Verifie
         tracing::info!("the card's name is not an English name; not recorded");
         return;
     };
-    if let Err(error) = profiles
+    match profiles
         .set(
             state.db(),
             citizen_id,
@@ -199,7 +211,15 @@ async fn record_verified_name(state: &AppState, citizen_id: &str, card: &Verifie
         )
         .await
     {
-        tracing::warn!(%error, "verified name not recorded");
+        Ok(_) => {
+            let detail = serde_json::json!({ "set": [spec.id], "source": "card" });
+            if let Err(error) =
+                crate::audit::record(state, "profile.change", Some(citizen_id), None, detail).await
+            {
+                tracing::warn!(code = error.code, "verified name not audited");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "verified name not recorded"),
     }
 }
 

@@ -123,6 +123,14 @@ async fn signed_in(
     citizen_id: &str,
     method: SignInMethod,
 ) -> Result<Response, ApiError> {
+    crate::audit::record(
+        state,
+        "signin",
+        Some(citizen_id),
+        None,
+        json!({ "method": "passkey", "acr": method.acr() }),
+    )
+    .await?;
     let cookie = start_session(state, citizen_id, method.acr(), &method.amr()).await?;
     let mut response = Json(json!({ "status": "signed_in", "acr": method.acr() })).into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
@@ -185,8 +193,24 @@ pub async fn register_finish(
         .await
         .map_err(refused)?;
     if signed_in_before.is_some() {
+        crate::audit::record(
+            &state,
+            "account.passkey_added",
+            Some(&citizen_id),
+            None,
+            json!({}),
+        )
+        .await?;
         return Ok(Json(json!({ "status": "passkey_added" })).into_response());
     }
+    crate::audit::record(
+        &state,
+        "account.created",
+        Some(&citizen_id),
+        None,
+        json!({ "method": "passkey" }),
+    )
+    .await?;
     signed_in(
         &state,
         &citizen_id,

@@ -408,11 +408,11 @@ pub async fn save(
         return Ok(response);
     }
     let now = state.now();
-    for (spec, value) in changes {
+    for (spec, value) in &changes {
         match value {
             Some(value) => {
                 profiles
-                    .set(state.db(), &citizen.citizen_id, spec, &value, None, now)
+                    .set(state.db(), &citizen.citizen_id, spec, value, None, now)
                     .await
                     .map_err(ApiError::unavailable)?;
             }
@@ -423,6 +423,20 @@ pub async fn save(
                     .map_err(ApiError::unavailable)?;
             }
         }
+    }
+    if !changes.is_empty() {
+        let (set, removed): (Vec<_>, Vec<_>) = changes.iter().partition(|(_, v)| v.is_some());
+        crate::audit::record(
+            &state,
+            "profile.change",
+            Some(&citizen.citizen_id),
+            None,
+            serde_json::json!({
+                "set": set.iter().map(|(spec, _)| spec.id).collect::<Vec<_>>(),
+                "removed": removed.iter().map(|(spec, _)| spec.id).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
     }
     Ok(
         super::account::see_other(&format!("/account/profile?lang={}&done=saved", lang.tag()))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod admin;
+mod audit;
 mod browser;
 mod card;
 mod cert_cli;
