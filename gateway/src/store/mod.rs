@@ -24,6 +24,7 @@ use crate::config::DatabaseConfig;
 pub mod audit;
 pub mod card;
 pub mod clients;
+pub mod consent;
 pub mod grants;
 pub mod idempotency;
 pub mod keys;

@@ -8,6 +8,7 @@ mod browser;
 mod card;
 mod cert_cli;
 mod cli;
+mod consent;
 mod flow;
 mod http;
 mod jwks_uri;
