@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cert_cmd;
 pub mod cli;
 pub mod config;
+pub mod consent;
 pub mod demo;
 pub mod http;
 pub mod metrics;

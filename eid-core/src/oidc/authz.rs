@@ -74,6 +74,33 @@ pub struct AuthorizationRequest {
     /// The DPoP key the code will be bound to (from `dpop_jkt` or the PAR
     /// request's DPoP proof).
     pub dpop_jkt: Option<String>,
+    /// Why the department asks for e-ME profile fields (required when it
+    /// asks for any, through `eme.*` scopes or profile claims).
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// How long the department keeps the profile fields, in days (default
+    /// 365).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+/// Retention assumed when a department asking for profile fields does
+/// not state one.
+pub const DEFAULT_RETENTION_DAYS: u32 = 365;
+
+impl AuthorizationRequest {
+    /// The e-ME consent this request needs, if it asks for profile fields.
+    pub fn consent_request(
+        &self,
+    ) -> Result<Option<crate::consent::ConsentRequest>, crate::consent::ConsentError> {
+        crate::consent::ConsentRequest::from_oidc(
+            &self.client_id,
+            &self.scopes,
+            self.claims.as_ref(),
+            self.purpose.as_deref().unwrap_or(""),
+            self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+        )
+    }
 }
 
 /// Why a pushed request was refused: the OAuth error code and a
@@ -265,7 +292,15 @@ pub fn check_pushed_request(
     // Binding at PAR is optional (RFC 9449 10): without it, the code is
     // bound to the key of the DPoP proof at the token endpoint.
     let dpop_jkt = requested_jkt.or(dpop_jkt).map(str::to_owned);
-    Ok(AuthorizationRequest {
+    let purpose = get("purpose").map(str::to_owned);
+    let retention_days = match get("retention_days") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map_err(|_| invalid("retention_days must be a whole number of days"))?,
+        ),
+    };
+    let request = AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         scopes,
@@ -279,7 +314,14 @@ pub fn check_pushed_request(
         login_hint,
         claims,
         dpop_jkt,
-    })
+        purpose,
+        retention_days,
+    };
+    // A request for profile fields must say why, and ask for them well.
+    request
+        .consent_request()
+        .map_err(|e| invalid(format!("{e}")))?;
+    Ok(request)
 }
 
 /// Storage of pushed requests until the browser brings their `request_uri`.

@@ -105,6 +105,13 @@ pub struct AccessGrant {
     pub jkt: Option<String>,
     /// Expiry.
     pub expires_at: OffsetDateTime,
+    /// The citizen (internal id), for releasing profile fields at
+    /// userinfo.
+    #[serde(default)]
+    pub citizen_id: Option<String>,
+    /// The consent grant whose fields userinfo releases, if any.
+    #[serde(default)]
+    pub consent_grant: Option<String>,
 }
 
 /// A refresh token, as stored: the same facts as an access token, with the

@@ -147,19 +147,7 @@ pub async fn authorize(
             return Ok(redirect(&request.redirect_uri, &borrowed));
         }
         // The citizen signs in (or steps up) first; the request waits.
-        let flow = random_handle()?;
-        let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
-            "zh-HK"
-        } else {
-            "en"
-        };
-        let json = serde_json::to_string(&request).map_err(ApiError::unavailable)?;
-        let wait = seconds(state.config().signin.pending_authorization_secs);
-        state
-            .db()
-            .put_pending_authorization(&handle_hash(&flow), &json, now + wait)
-            .await
-            .map_err(ApiError::unavailable)?;
+        let (flow, lang) = park(&state, &request).await?;
         // prompt=login: the citizen signs in afresh; the old session ends
         // so that only a sign-in made for this request can resume it.
         if request.prompt.contains(&Prompt::Login) && current.is_some() {
@@ -170,12 +158,55 @@ pub async fn authorize(
         } else {
             ""
         };
-        let location = format!("/signin?flow={flow}&lang={lang}{step_up}");
-        return HeaderValue::from_str(&location)
-            .map(|value| (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response())
-            .map_err(ApiError::unavailable);
+        return see_other(&format!("/signin?flow={flow}&lang={lang}{step_up}"));
     };
+    if let crate::consent::Needed::Ask(_) =
+        crate::consent::needed(&state, &request, &authentication.citizen_id).await?
+    {
+        if request.prompt.contains(&Prompt::None) {
+            let params = with_state(vec![
+                ("error", "consent_required".to_owned()),
+                (
+                    "error_description",
+                    "the citizen has not agreed to release these profile fields".to_owned(),
+                ),
+            ]);
+            let borrowed: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            return Ok(redirect(&request.redirect_uri, &borrowed));
+        }
+        let (flow, lang) = park(&state, &request).await?;
+        return see_other(&format!("/consent?flow={flow}&lang={lang}"));
+    }
     issue_code(&state, request, authentication).await
+}
+
+/// Keeps `request` waiting for the citizen (sign-in or consent); returns
+/// its flow handle and the page language.
+async fn park(
+    state: &AppState,
+    request: &AuthorizationRequest,
+) -> Result<(String, &'static str), ApiError> {
+    let flow = random_handle()?;
+    let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
+        "zh-HK"
+    } else {
+        "en"
+    };
+    let json = serde_json::to_string(request).map_err(ApiError::unavailable)?;
+    let wait = seconds(state.config().signin.pending_authorization_secs);
+    state
+        .db()
+        .put_pending_authorization(&handle_hash(&flow), &json, state.now() + wait)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok((flow, lang))
+}
+
+fn see_other(location: &str) -> Result<Response, ApiError> {
+    HeaderValue::from_str(location)
+        .map(|value| (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response())
+        .map_err(ApiError::unavailable)
 }
 
 /// Issues a code for `request` to `authentication` and sends the browser
@@ -248,6 +279,18 @@ pub async fn resume(
                 "sign in (at the level the service asks for) before continuing",
             )
         })?;
+    // Profile fields not yet agreed to: the request keeps waiting while
+    // the citizen decides.
+    if let crate::consent::Needed::Ask(_) =
+        crate::consent::needed(&state, &request, &authentication.citizen_id).await?
+    {
+        let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
+            "zh-HK"
+        } else {
+            "en"
+        };
+        return see_other(&format!("/consent?flow={flow}&lang={lang}"));
+    }
     // Taken now: a second continue (another tab, a replay) finds nothing.
     state
         .db()
@@ -364,6 +407,13 @@ pub async fn token(
     let auth = &grant.authentication;
     let subject = pairwise_subject(&secret, &client.client_id, &auth.citizen_id);
     let config = state.config();
+    // The profile fields the citizen granted for this request, if any.
+    let consent_grant = match request.consent_request() {
+        Ok(Some(consent)) => {
+            crate::consent::covering_grant(&state, &auth.citizen_id, &consent).await?
+        }
+        _ => None,
+    };
     let (access_token, refresh_token) = issue_tokens(
         &state,
         &family,
@@ -371,6 +421,8 @@ pub async fn token(
         &subject,
         &request.scopes,
         jkt.as_deref(),
+        Some(&auth.citizen_id),
+        consent_grant.as_ref().map(|g| g.id.as_str()),
     )
     .await?;
     let mut claims = json!({
@@ -386,6 +438,26 @@ pub async fn token(
     });
     if let Some(nonce) = &request.nonce {
         claims["nonce"] = Value::String(nonce.clone());
+    }
+    if let Some(grant) = &consent_grant {
+        let released = crate::consent::released_claims(&state, grant).await?;
+        if !released.is_empty() {
+            crate::audit::record(
+                &state,
+                "release",
+                Some(&auth.citizen_id),
+                Some(&client.client_id),
+                json!({
+                    "grant": grant.id,
+                    "via": "id_token",
+                    "claims": released.keys().collect::<Vec<_>>(),
+                }),
+            )
+            .await?;
+        }
+        for (claim, value) in released {
+            claims[claim] = value;
+        }
     }
     let id_token = jws::sign(&signing, "JWT", &claims)
         .map_err(|e| ApiError::unavailable(format!("signing: {e}")))?;
@@ -404,6 +476,7 @@ pub async fn token(
 }
 
 /// Stores a new access token and refresh token of `family`; returns them.
+#[allow(clippy::too_many_arguments)]
 async fn issue_tokens(
     state: &AppState,
     family: &str,
@@ -411,6 +484,8 @@ async fn issue_tokens(
     subject: &str,
     scopes: &[String],
     jkt: Option<&str>,
+    citizen_id: Option<&str>,
+    consent_grant: Option<&str>,
 ) -> Result<(String, String), ApiError> {
     let now = state.now();
     let config = state.config();
@@ -423,6 +498,8 @@ async fn issue_tokens(
         scopes: scopes.to_vec(),
         jkt: jkt.map(str::to_owned),
         expires_at: now + seconds(config.oidc.access_token_lifetime_secs),
+        citizen_id: citizen_id.map(str::to_owned),
+        consent_grant: consent_grant.map(str::to_owned),
     };
     state
         .db()
@@ -508,6 +585,8 @@ async fn refresh(
         &grant.subject,
         &grant.scopes,
         grant.jkt.as_deref(),
+        grant.citizen_id.as_deref(),
+        grant.consent_grant.as_deref(),
     )
     .await?;
     Ok((
@@ -634,7 +713,35 @@ pub async fn userinfo(
         (None, "Bearer") => {}
         (None, _) => return Ok(invalid_token("Bearer", "this token is a Bearer token")),
     }
-    Ok(Json(json!({ "sub": grant.subject })).into_response())
+    let mut claims = json!({ "sub": grant.subject });
+    if let (Some(grant_id), Some(citizen_id)) = (&grant.consent_grant, &grant.citizen_id)
+        && let Some(consent) = state
+            .db()
+            .grant_for_client(&grant.client_id, grant_id)
+            .await
+            .map_err(ApiError::unavailable)?
+        && consent.citizen_id == *citizen_id
+    {
+        let released = crate::consent::released_claims(&state, &consent).await?;
+        if !released.is_empty() {
+            crate::audit::record(
+                &state,
+                "release",
+                Some(citizen_id),
+                Some(&grant.client_id),
+                json!({
+                    "grant": consent.id,
+                    "via": "userinfo",
+                    "claims": released.keys().collect::<Vec<_>>(),
+                }),
+            )
+            .await?;
+        }
+        for (claim, value) in released {
+            claims[claim] = value;
+        }
+    }
+    Ok(Json(claims).into_response())
 }
 
 /// `GET /.well-known/openid-configuration`.

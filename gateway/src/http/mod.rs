@@ -64,6 +64,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/account/signout", post(crate::pages::account::sign_out))
         .route(
+            "/consent",
+            get(crate::pages::consent::page).post(crate::pages::consent::decide),
+        )
+        .route(
             "/account/profile",
             get(crate::pages::profile::page).post(crate::pages::profile::save),
         )

@@ -134,6 +134,30 @@ pub struct Messages {
     pub done_removed: &'static str,
     /// Notice when a change was refused.
     pub done_refused: &'static str,
+    /// Consent page title.
+    pub consent_title: &'static str,
+    /// Label: the department.
+    pub consent_department: &'static str,
+    /// Label: the form.
+    pub consent_form: &'static str,
+    /// Label: the purpose.
+    pub consent_purpose: &'static str,
+    /// Label: how long it is kept.
+    pub consent_retention: &'static str,
+    /// Unit after the retention.
+    pub consent_days: &'static str,
+    /// Heading over the fields.
+    pub consent_fields: &'static str,
+    /// How unticking works.
+    pub consent_untick_hint: &'static str,
+    /// Marks a required field.
+    pub consent_required: &'static str,
+    /// A field the profile does not hold.
+    pub consent_missing: &'static str,
+    /// Approve button.
+    pub consent_approve: &'static str,
+    /// Decline button.
+    pub consent_decline: &'static str,
     /// Profile page title.
     pub profile_title: &'static str,
     /// Profile page introduction.
@@ -250,6 +274,18 @@ pub static EN: Messages = Messages {
     done_renamed: "The passkey was renamed.",
     done_removed: "The passkey was removed.",
     done_refused: "That change could not be made. Please try again.",
+    consent_title: "Share details from your e-ME profile?",
+    consent_department: "Department",
+    consent_form: "Form",
+    consent_purpose: "Purpose",
+    consent_retention: "Kept for",
+    consent_days: "days",
+    consent_fields: "Details asked for",
+    consent_untick_hint: "Untick any detail you do not want to share. Details the service requires cannot be unticked: decline instead if you do not want to share them.",
+    consent_required: "required",
+    consent_missing: "not in your profile",
+    consent_approve: "Share the ticked details",
+    consent_decline: "Do not share",
     profile_title: "Your e-ME profile",
     profile_intro: "Departments receive these details only when you agree, field by field, for the purpose they state. Details marked as verified come from your smart ID card and cannot be changed here.",
     not_given: "Not given",
@@ -329,6 +365,18 @@ pub static ZH_HK: Messages = Messages {
     done_renamed: "通行密鑰名稱已更改。",
     done_removed: "通行密鑰已移除。",
     done_refused: "未能作出該項更改，請再試一次。",
+    consent_title: "分享您「我的資料」中的資料？",
+    consent_department: "部門",
+    consent_form: "表格",
+    consent_purpose: "用途",
+    consent_retention: "保存期",
+    consent_days: "日",
+    consent_fields: "要求的資料",
+    consent_untick_hint: "請取消勾選您不想分享的資料。服務必需的資料不能取消；如不想分享，請選擇不分享。",
+    consent_required: "必需",
+    consent_missing: "您的資料中沒有此項",
+    consent_approve: "分享已勾選的資料",
+    consent_decline: "不分享",
     profile_title: "您的「我的資料」",
     profile_intro: "部門只會在您逐項同意後，按其說明的用途取得這些資料。標示為已核實的資料來自您的智能身份證，不能在此更改。",
     not_given: "未提供",

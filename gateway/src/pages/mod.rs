@@ -7,6 +7,7 @@
 //! `Accept-Language`, else English.
 
 pub mod account;
+pub mod consent;
 pub mod i18n;
 pub mod profile;
 

@@ -107,3 +107,397 @@ async fn grants_on_postgres() {
     };
     grants_are_stored_scoped_and_revocable(db).await;
 }
+
+mod flow {
+    //! The consent step of the OpenID Connect flow, end to end.
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use eid_core::Secret;
+    use eid_core::profile::{Value, field};
+    use gateway::oidc::registry::{AuthChoice, Registration, register};
+    use serde_json::json;
+
+    use crate::flow::{Backend, Setup, VERIFIER, param, setup_db_sessions_with, token_request};
+    use crate::par::{Dept, assertion, base_params, form, keypair, post};
+    use crate::support::{json as body_json, send, text};
+
+    const ORIGIN: &str = "http://localhost:8080";
+    const PURPOSE: &str = "To process your application for a licence";
+
+    async fn eme_department(s: &Setup, name: &str) -> Dept {
+        let (key, public) = keypair();
+        let registered = register(
+            s.state.db(),
+            Registration {
+                name: name.into(),
+                redirect_uris: vec!["https://lands.gov.hk/cb".into()],
+                post_logout_redirect_uris: vec![],
+                scopes: ["openid", "eme.name", "eme.contact", "eme.identity"]
+                    .map(String::from)
+                    .to_vec(),
+                auth: AuthChoice::Jwks(serde_json::to_vec(&json!({"keys": [public]})).unwrap()),
+                dpop_bound: false,
+            },
+            s.state.now(),
+        )
+        .await
+        .unwrap();
+        Dept {
+            client_id: registered.client.client_id,
+            key,
+            issuer: ORIGIN.into(),
+        }
+    }
+
+    async fn push(
+        s: &Setup,
+        dept: &Dept,
+        jti: &str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let a = assertion(dept, &dept.issuer, jti);
+        let mut params: Vec<(&str, &str)> = base_params(dept, &a)
+            .into_iter()
+            .filter(|(k, _)| *k != "scope")
+            .collect();
+        params.push(("scope", scope));
+        params.extend_from_slice(extra);
+        let response = send(&s.app, post(form(&params), &[])).await;
+        let status = response.status();
+        let body = body_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["request_uri"].as_str().unwrap().to_owned()
+    }
+
+    fn get(uri: &str, cookie: &str) -> Request<Body> {
+        Request::get(uri)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    fn location(response: &axum::http::Response<Body>) -> String {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn authorize(s: &Setup, dept: &Dept, request_uri: &str, cookie: &str) -> String {
+        let uri = format!(
+            "/authorize?{}",
+            form(&[
+                ("client_id", dept.client_id.as_str()),
+                ("request_uri", request_uri)
+            ])
+        );
+        location(&send(&s.app, get(&uri, cookie)).await)
+    }
+
+    fn csrf_of(html: &str) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = html.find(marker).unwrap() + marker.len();
+        html[start..].split('"').next().unwrap().to_owned()
+    }
+
+    async fn decide(
+        s: &Setup,
+        cookie: &str,
+        consent_url: &str,
+        pairs: &[(&str, &str)],
+    ) -> axum::http::Response<Body> {
+        let page = text(send(&s.app, get(consent_url, cookie)).await).await;
+        let csrf = csrf_of(&page);
+        let flow = consent_url
+            .split("flow=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut body = vec![("csrf", csrf.as_str()), ("flow", flow.as_str())];
+        body.extend_from_slice(pairs);
+        send(
+            &s.app,
+            Request::post("/consent")
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&body)))
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn tokens(s: &Setup, dept: &Dept, back: &str) -> serde_json::Value {
+        let params: Vec<(String, String)> =
+            form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        let code = param(&params, "code").expect("a code").to_owned();
+        let response = send(
+            &s.app,
+            token_request(dept, &code, VERIFIER, &format!("t-{code}"), None),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        body_json(response).await
+    }
+
+    async fn userinfo(s: &Setup, tokens: &serde_json::Value) -> serde_json::Value {
+        let token = tokens["access_token"].as_str().unwrap();
+        let response = send(
+            &s.app,
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        body_json(response).await
+    }
+
+    #[tokio::test]
+    async fn departments_receive_exactly_what_the_citizen_granted() {
+        let Some(s) = setup_db_sessions_with(Backend::Sqlite, |c| {
+            c.http.public_url = Some(ORIGIN.into());
+            c.profile.encryption_keys = Some(Secret::new(
+                "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+            ));
+        })
+        .await
+        else {
+            return;
+        };
+        let dept = eme_department(&s, "Lands Department").await;
+        let (_, cookie) = crate::passkeys::register(&s.app).await;
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        let citizen = s
+            .state
+            .sessions()
+            .current(&headers)
+            .await
+            .unwrap()
+            .citizen_id;
+        let profiles = s.state.profiles().unwrap();
+        for (id, value) in [
+            ("name_en", "CHAN, Tai Man"),
+            ("name_zh", "陳大文"),
+            ("mobile", "+85291234567"),
+            ("email", "tai.man@example.hk"),
+            ("hkid", "A123456(3)"),
+        ] {
+            profiles
+                .set(
+                    s.state.db(),
+                    &citizen,
+                    field(id).unwrap(),
+                    &Value::Text(value.into()),
+                    None,
+                    s.state.now(),
+                )
+                .await
+                .unwrap();
+        }
+
+        // A request without a purpose is refused at PAR.
+        let a = assertion(&dept, &dept.issuer, "no-purpose");
+        let mut params: Vec<(&str, &str)> = base_params(&dept, &a)
+            .into_iter()
+            .filter(|(k, _)| *k != "scope")
+            .collect();
+        params.push(("scope", "openid eme.name"));
+        let refused = send(&s.app, post(form(&params), &[])).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
+        // name and contact asked; the name in the ID token is essential.
+        let claims = r#"{"id_token": {"name": {"essential": true}}}"#;
+        let extra = [("purpose", PURPOSE), ("claims", claims)];
+        let request_uri = push(&s, &dept, "c-1", "openid eme.name eme.contact", &extra).await;
+        let consent_url = authorize(&s, &dept, &request_uri, &cookie).await;
+        assert!(consent_url.starts_with("/consent?flow="), "{consent_url}");
+        let page = text(send(&s.app, get(&consent_url, &cookie)).await).await;
+        for shown in [
+            "Lands Department",
+            PURPOSE,
+            "365",
+            "CHAN, Tai Man",
+            "+85291234567",
+            "tai.man@example.hk",
+        ] {
+            assert!(page.contains(shown), "{shown}");
+        }
+        assert!(!page.contains("A123456"), "not asked, not shown");
+
+        // Unticking the essential name is refused; nothing is granted.
+        let refused = decide(
+            &s,
+            &cookie,
+            &consent_url,
+            &[("decision", "approve"), ("field", "name_zh")],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        // The essential name comes as a hidden field; untick mobile and home phone.
+        let approved = decide(
+            &s,
+            &cookie,
+            &consent_url,
+            &[
+                ("decision", "approve"),
+                ("field", "name_en"),
+                ("field", "name_zh"),
+                ("field", "email"),
+            ],
+        )
+        .await;
+        let resume = location(&approved);
+        assert!(resume.starts_with("/signin/continue?flow="), "{resume}");
+        let back = location(&send(&s.app, get(&resume, &cookie)).await);
+        assert!(back.starts_with("https://lands.gov.hk/cb?code="), "{back}");
+        let first = tokens(&s, &dept, &back).await;
+        let claims = crate::flow::id_token_claims(&s, &first).await;
+        assert_eq!(claims["name"], "CHAN, Tai Man");
+        assert_eq!(claims["name#zh-Hant-HK"], "陳大文");
+        assert_eq!(claims["email"], "tai.man@example.hk");
+        assert!(claims.get("phone_number").is_none(), "unticked: {claims}");
+        assert!(claims.get("hk_id_number").is_none(), "never asked");
+        let info = userinfo(&s, &first).await;
+        assert_eq!(info["email"], "tai.man@example.hk");
+        assert!(info.get("phone_number").is_none());
+
+        // The same request again: the grant is reused, no consent page.
+        let request_uri = push(&s, &dept, "c-2", "openid eme.name eme.contact", &extra).await;
+        let again = authorize(&s, &dept, &request_uri, &cookie).await;
+        assert!(
+            again.starts_with("https://lands.gov.hk/cb?code="),
+            "{again}"
+        );
+
+        // More fields: asked again. Changing the claims request afterwards
+        // cannot widen the existing grant.
+        let request_uri = push(
+            &s,
+            &dept,
+            "c-3",
+            "openid eme.name eme.contact eme.identity",
+            &extra,
+        )
+        .await;
+        let more = authorize(&s, &dept, &request_uri, &cookie).await;
+        assert!(more.starts_with("/consent?flow="), "{more}");
+        let wider = r#"{"userinfo": {"hk_id_number": null}}"#;
+        let request_uri = push(
+            &s,
+            &dept,
+            "c-4",
+            "openid eme.name",
+            &[("purpose", PURPOSE), ("claims", wider)],
+        )
+        .await;
+        assert!(
+            authorize(&s, &dept, &request_uri, &cookie)
+                .await
+                .starts_with("/consent?flow=")
+        );
+
+        // A second department sees none of the first's grants.
+        let other = eme_department(&s, "Transport Department").await;
+        let request_uri = push(&s, &other, "o-1", "openid eme.name eme.contact", &extra).await;
+        assert!(
+            authorize(&s, &other, &request_uri, &cookie)
+                .await
+                .starts_with("/consent?flow=")
+        );
+
+        // Declining sends access_denied back, with state and iss.
+        let request_uri = push(
+            &s,
+            &dept,
+            "c-5",
+            "openid eme.name eme.contact",
+            &[("purpose", PURPOSE), ("prompt", "consent")],
+        )
+        .await;
+        let consent_url = authorize(&s, &dept, &request_uri, &cookie).await;
+        let declined =
+            location(&decide(&s, &cookie, &consent_url, &[("decision", "decline")]).await);
+        assert!(
+            declined.starts_with("https://lands.gov.hk/cb?error=access_denied"),
+            "{declined}"
+        );
+        assert!(
+            declined.contains("state=st") && declined.contains("iss="),
+            "{declined}"
+        );
+
+        // Revoked: the old access token releases nothing more.
+        let grant = s
+            .state
+            .db()
+            .grants_of(&citizen, Some(&dept.client_id))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert!(
+            s.state
+                .db()
+                .revoke_grant(&citizen, &grant.id, s.state.now())
+                .await
+                .unwrap()
+        );
+        let info = userinfo(&s, &first).await;
+        assert!(
+            info.get("email").is_none() && info.get("name").is_none(),
+            "{info}"
+        );
+        assert!(info["sub"].is_string());
+
+        // A forged or missing CSRF token decides nothing.
+        let request_uri = push(&s, &dept, "c-6", "openid eme.name", &[("purpose", PURPOSE)]).await;
+        let consent_url = authorize(&s, &dept, &request_uri, &cookie).await;
+        let flow = consent_url
+            .split("flow=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let forged = send(
+            &s.app,
+            Request::post("/consent")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&[
+                    ("csrf", "x"),
+                    ("flow", &flow),
+                    ("decision", "approve"),
+                ])))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+        // Every consent, decline and release is in the audit trail.
+        let kinds: Vec<String> = s
+            .state
+            .db()
+            .audit_page(0, Some(&dept.client_id))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        for kind in ["consent.grant", "release", "consent.decline"] {
+            assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+        }
+        s.db.finish().await;
+    }
+}

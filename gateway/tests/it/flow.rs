@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::par::{Dept, assertion, base_params, department, dpop, form, keypair, post};
 use crate::support::{get, json as body_json, send};
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 #[derive(Debug)]
 struct SignedIn(Option<Authentication>, std::sync::atomic::AtomicUsize);
@@ -225,7 +225,7 @@ async fn code_for(s: &Setup, dept: &Dept, jti: &str) -> String {
     param(&params, "code").unwrap().to_owned()
 }
 
-fn token_request(
+pub fn token_request(
     dept: &Dept,
     code: &str,
     verifier: &str,

@@ -352,6 +352,8 @@ fn authorization_request() -> eid_core::oidc::authz::AuthorizationRequest {
         login_hint: None,
         claims: Some(serde_json::json!({"userinfo": {"name": null}})),
         dpop_jkt: Some("jkt".to_owned()),
+        purpose: Some("To reply".to_owned()),
+        retention_days: Some(30),
     }
 }
 
@@ -456,6 +458,8 @@ async fn access_tokens_expire_and_families_are_revoked(db: &Db) {
         scopes: vec!["openid".to_owned()],
         jkt: Some("jkt".to_owned()),
         expires_at: T0 + Duration::minutes(5),
+        citizen_id: Some("citizen-1".to_owned()),
+        consent_grant: Some("grant-1".to_owned()),
     };
     db.insert_access_token("t-1", &grant("fam-1"))
         .await
