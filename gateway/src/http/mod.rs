@@ -68,6 +68,10 @@ pub fn app(state: AppState) -> Router {
             get(crate::pages::consent::page).post(crate::pages::consent::decide),
         )
         .route(
+            "/account/consents",
+            get(crate::pages::consents::page).post(crate::pages::consents::revoke),
+        )
+        .route(
             "/account/profile",
             get(crate::pages::profile::page).post(crate::pages::profile::save),
         )

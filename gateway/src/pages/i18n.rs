@@ -134,6 +134,32 @@ pub struct Messages {
     pub done_removed: &'static str,
     /// Notice when a change was refused.
     pub done_refused: &'static str,
+    /// Consents page title.
+    pub consents_title: &'static str,
+    /// Consents page introduction.
+    pub consents_intro: &'static str,
+    /// No grants yet.
+    pub consents_none: &'static str,
+    /// Label: fields shared.
+    pub consents_fields: &'static str,
+    /// Label: when given.
+    pub consents_given: &'static str,
+    /// Label: expiry.
+    pub consents_until: &'static str,
+    /// Revoke button.
+    pub consents_revoke: &'static str,
+    /// A live grant.
+    pub consent_state_live: &'static str,
+    /// A revoked grant.
+    pub consent_state_revoked: &'static str,
+    /// An expired grant.
+    pub consent_state_expired: &'static str,
+    /// After a revocation.
+    pub done_consent_revoked: &'static str,
+    /// Between list items.
+    pub list_separator: &'static str,
+    /// Link from the account page.
+    pub consents_link: &'static str,
     /// Consent page title.
     pub consent_title: &'static str,
     /// Label: the department.
@@ -274,6 +300,19 @@ pub static EN: Messages = Messages {
     done_renamed: "The passkey was renamed.",
     done_removed: "The passkey was removed.",
     done_refused: "That change could not be made. Please try again.",
+    consents_title: "Details you have shared",
+    consents_intro: "Each department below may receive the listed details from your e-ME profile, for the stated purpose, until the date shown. Revoke a consent to stop it at once.",
+    consents_none: "You have not shared details with any department.",
+    consents_fields: "Details",
+    consents_given: "Agreed on",
+    consents_until: "Valid until",
+    consents_revoke: "Revoke this consent",
+    consent_state_live: "In force",
+    consent_state_revoked: "Revoked",
+    consent_state_expired: "Expired",
+    done_consent_revoked: "The consent was revoked. The department receives nothing more under it.",
+    list_separator: ", ",
+    consents_link: "Details you have shared",
     consent_title: "Share details from your e-ME profile?",
     consent_department: "Department",
     consent_form: "Form",
@@ -365,6 +404,19 @@ pub static ZH_HK: Messages = Messages {
     done_renamed: "通行密鑰名稱已更改。",
     done_removed: "通行密鑰已移除。",
     done_refused: "未能作出該項更改，請再試一次。",
+    consents_title: "您已分享的資料",
+    consents_intro: "下列部門可在所示日期前，按所述用途取得您「我的資料」中列出的資料。撤回同意即時停止分享。",
+    consents_none: "您未曾與任何部門分享資料。",
+    consents_fields: "資料",
+    consents_given: "同意日期",
+    consents_until: "有效至",
+    consents_revoke: "撤回此同意",
+    consent_state_live: "生效中",
+    consent_state_revoked: "已撤回",
+    consent_state_expired: "已過期",
+    done_consent_revoked: "已撤回同意，該部門不會再據此取得任何資料。",
+    list_separator: "、",
+    consents_link: "您已分享的資料",
     consent_title: "分享您「我的資料」中的資料？",
     consent_department: "部門",
     consent_form: "表格",

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod consent;
+pub mod consents;
 pub mod i18n;
 pub mod profile;
 

@@ -436,7 +436,8 @@ mod flow {
             "{declined}"
         );
 
-        // Revoked: the old access token releases nothing more.
+        // The citizen sees the grant on the consents page and revokes it
+        // there; the old access token releases nothing more.
         let grant = s
             .state
             .db()
@@ -445,12 +446,33 @@ mod flow {
             .unwrap()
             .pop()
             .unwrap();
+        let page = text(send(&s.app, get("/account/consents?lang=zh-HK", &cookie)).await).await;
         assert!(
-            s.state
-                .db()
-                .revoke_grant(&citizen, &grant.id, s.state.now())
-                .await
+            page.contains("Lands Department") && page.contains("生效中"),
+            "{page}"
+        );
+        let csrf = csrf_of(&page);
+        let revoke = |grant: &str, csrf: &str| {
+            Request::post("/account/consents?lang=en")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&[("csrf", csrf), ("grant", grant)])))
                 .unwrap()
+        };
+        assert_eq!(
+            send(&s.app, revoke(&grant.id, "forged")).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&s.app, revoke("someone-elses", &csrf)).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        let done = send(&s.app, revoke(&grant.id, &csrf)).await;
+        assert_eq!(location(&done), "/account/consents?lang=en&done=revoked");
+        assert_eq!(
+            send(&s.app, revoke(&grant.id, &csrf)).await.status(),
+            StatusCode::NOT_FOUND,
+            "once"
         );
         let info = userinfo(&s, &first).await;
         assert!(
@@ -495,7 +517,12 @@ mod flow {
             .into_iter()
             .map(|e| e.kind)
             .collect();
-        for kind in ["consent.grant", "release", "consent.decline"] {
+        for kind in [
+            "consent.grant",
+            "release",
+            "consent.decline",
+            "consent.revoke",
+        ] {
             assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
         }
         s.db.finish().await;
