@@ -3,9 +3,10 @@
 //   node signin.mjs CONFIG_JSON
 //
 // CONFIG_JSON: {"chromium": path, "artifacts": dir, "department": its redirect URI, "runs": [{"name", "url",
-// "action": "register" | "signin" | "autofill" | "card", "fresh_cookies": bool,
-// "no_conditional": bool}], "pages": [{"name",
-// "url"}] (audited signed in, after the runs)}
+// "action": "register" | "signin" | "autofill" | "card" | "consent" | "decline"
+// | "profile", "untick": [selector], "fill": {selector: value},
+// "fresh_cookies": bool, "no_conditional": bool}],
+// "pages": [{"name", "url", "click"?}] (audited signed in, after the runs)}
 //
 // One browser context and one virtual WebAuthn authenticator (CTAP2,
 // internal, resident keys, user verification) serve every run, so a
@@ -14,7 +15,7 @@
 // page: axe-core's serious and critical violations, the visible text (to
 // check translations), and screenshots at desktop and phone widths.
 // Prints one JSON report on stdout.
-import { readFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -98,7 +99,23 @@ for (const run of config.runs) {
     // The autofill run signs in by itself while the page loads: nothing to
     // audit (the same page is audited in the other runs).
     const signin = run.action === "autofill" ? null : await audit(`${run.name}-signin`);
-    const button = { register: "#register", signin: "#signin", card: "#card-helper" }[run.action];
+    const button = {
+      register: "#register",
+      signin: "#signin",
+      card: "#card-helper",
+      consent: 'button[value="approve"]',
+      decline: 'button[value="decline"]',
+    }[run.action];
+    // On the consent page, untick what the run says before deciding.
+    for (const selector of run.untick || []) await page.uncheck(selector, { timeout: 5000 });
+    // "profile": fill the profile page's boxes and save; no department.
+    if (run.action === "profile") {
+      for (const [selector, value] of Object.entries(run.fill || {})) await page.fill(selector, value);
+      await Promise.all([page.waitForNavigation({ timeout: 10000 }), page.click('button[type="submit"].primary')]);
+      const saved = await page.evaluate(() => document.body.innerText);
+      report.runs.push({ name: run.name, pages: signin ? [signin] : [], saved, url: page.url(), ms: Date.now() - started });
+      continue;
+    }
     // "autofill": no click; the conditional request signs in by itself.
     await Promise.all([
       page.waitForRequest((r) => r.url().startsWith(config.department), { timeout: 20000 }).catch(() => {}),
@@ -117,11 +134,25 @@ for (const run of config.runs) {
     report.runs.push({ name: run.name, pages: [], department_url: null, error: String(e), url: page.url(), body, ms: Date.now() - started });
   }
 }
+// "pause_file": the runs are written there, and the pages wait until
+// "resume_file" exists (the test redeems a code in between, before the
+// pages revoke the consent behind it).
+if (config.pause_file) {
+  writeFileSync(config.pause_file, JSON.stringify(report.runs));
+  for (let i = 0; i < 600 && !existsSync(config.resume_file); i++) await new Promise((r) => setTimeout(r, 100));
+}
 // Pages seen signed in, after the last run.
 report.pages = [];
 for (const extra of config.pages || []) {
   await page.goto(extra.url);
-  report.pages.push(await audit(extra.name));
+  const audited = await audit(extra.name);
+  // "click": a form button pressed after the audit; the page it leads to
+  // is reported as "after".
+  if (extra.click) {
+    await Promise.all([page.waitForNavigation({ timeout: 10000 }), page.click(extra.click, { timeout: 5000 })]);
+    audited.after = { url: page.url(), text: await page.evaluate(() => document.body.innerText) };
+  }
+  report.pages.push(audited);
 }
 const credentials = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
 report.credentials = credentials.credentials.length;

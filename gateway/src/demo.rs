@@ -234,7 +234,17 @@ pub async fn identity(
         name: "Demo Department".to_owned(),
         redirect_uris: vec![DEPARTMENT_REDIRECT_URI.to_owned()],
         post_logout_redirect_uris: vec!["http://127.0.0.1:8081/".to_owned()],
-        scopes: vec!["openid".to_owned(), "profile".to_owned()],
+        scopes: [
+            "openid",
+            "profile",
+            "eme.name",
+            "eme.identity",
+            "eme.contact",
+            "eme.address",
+            "eme.personal",
+        ]
+        .map(String::from)
+        .to_vec(),
         auth: crate::oidc::registry::AuthChoice::Jwks(jwks),
         dpop_bound: true,
     };

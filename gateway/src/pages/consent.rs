@@ -23,7 +23,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::i18n::{Lang, Messages};
-use super::{language, render};
+use super::language;
 use crate::http::error::ApiError;
 use crate::signin::{csrf_ok, csrf_token, is_handle};
 use crate::state::AppState;
@@ -107,7 +107,7 @@ pub async fn page(
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
     let flow = query.flow.unwrap_or_default();
-    let (_, consent) = waiting(&state, &flow).await?;
+    let (request, consent) = waiting(&state, &flow).await?;
     let tls = state.config().tls.is_some();
     let (Some(citizen), Some(csrf)) = (
         state.sessions().current(&headers).await,
@@ -156,18 +156,24 @@ pub async fn page(
             Lang::En => f.title_en.clone(),
             Lang::ZhHk => f.title_zh.clone(),
         });
-    Ok(render(&ConsentPage {
-        m,
-        switch_url: format!("/consent?flow={flow}&lang={}", lang.other().tag()),
-        lang: lang.tag(),
-        csrf,
-        flow,
-        department,
-        form_title,
-        purpose: consent.purpose.clone(),
-        retention_days: consent.retention_days,
-        fields,
-    }))
+    // Approving or declining ends at the department's redirect URI.
+    let department_origin = super::helper_origin(&request.redirect_uri);
+    Ok(super::render_with_origins(
+        &ConsentPage {
+            m,
+            switch_url: format!("/consent?flow={flow}&lang={}", lang.other().tag()),
+            lang: lang.tag(),
+            csrf,
+            flow,
+            department,
+            form_title,
+            purpose: consent.purpose.clone(),
+            retention_days: consent.retention_days,
+            fields,
+        },
+        None,
+        department_origin.as_deref(),
+    ))
 }
 
 /// `POST /consent` (a form: `csrf`, `flow`, `decision` = `approve` or

@@ -105,24 +105,49 @@ pub fn helper_url(state: &AppState) -> String {
 /// Renders a page that may talk to the card-reader helper: its origin is
 /// added to `connect-src` (nothing else is).
 pub(crate) fn render_with_helper(template: &impl Template, helper_url: &str) -> Response {
+    render_with_origins(template, helper_origin(helper_url).as_deref(), None)
+}
+
+/// Renders a page whose Content-Security-Policy also allows `connect`
+/// for `connect-src` (the card-reader helper) and `form_target` for
+/// `form-action` (where a form's redirects end: browsers apply
+/// `form-action` to every redirect after a submission, so a form that
+/// sends the citizen back to a department names the department's origin).
+pub(crate) fn render_with_origins(
+    template: &impl Template,
+    connect: Option<&str>,
+    form_target: Option<&str>,
+) -> Response {
     let mut response = render(template);
-    if let Some(origin) = helper_origin(helper_url) {
-        let policy = crate::http::headers::CONTENT_SECURITY_POLICY.replacen(
+    if connect.is_none() && form_target.is_none() {
+        return response;
+    }
+    let mut policy = crate::http::headers::CONTENT_SECURITY_POLICY.to_owned();
+    if let Some(origin) = connect {
+        policy = policy.replacen(
             "default-src 'self';",
             &format!("default-src 'self'; connect-src 'self' {origin};"),
             1,
         );
-        if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
-            response
-                .headers_mut()
-                .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
-        }
+    }
+    if let Some(origin) = form_target {
+        policy = policy.replacen(
+            "form-action 'self';",
+            &format!("form-action 'self' {origin};"),
+            1,
+        );
+    }
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
     response
 }
 
-/// `scheme://host[:port]` of a helper URL, if it is one.
-fn helper_origin(url: &str) -> Option<String> {
+/// `scheme://host[:port]` of an http(s) URL (a helper, a department's
+/// redirect URI), if it is one.
+pub(crate) fn helper_origin(url: &str) -> Option<String> {
     let parsed = webauthn_rs::prelude::Url::parse(url).ok()?;
     matches!(parsed.scheme(), "http" | "https").then_some(())?;
     Some(parsed.origin().ascii_serialization())

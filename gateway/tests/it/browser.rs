@@ -117,14 +117,35 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
                 ("acr_values", "urn:eid-gateway:loa:high"),
             ],
         ),
+        (
+            "en-consent",
+            "consent",
+            vec![
+                ("scope", "openid eme.name eme.contact"),
+                ("purpose", "To process your licence application"),
+            ],
+        ),
+        (
+            "zh-consent-decline",
+            "decline",
+            vec![
+                ("scope", "openid eme.name eme.identity"),
+                ("purpose", "To process your licence application"),
+                ("ui_locales", "zh-HK"),
+            ],
+        ),
     ] {
         // The demo department pushes its request, as a department does.
         let assertion = crate::par::assertion(&dept, &dept.issuer, name);
+        let scope = extra
+            .iter()
+            .find(|(k, _)| *k == "scope")
+            .map_or("openid profile", |(_, v)| v);
         let mut params = vec![
             ("response_type", "code"),
             ("client_id", dept.client_id.as_str()),
             ("redirect_uri", redirect_uri.as_str()),
-            ("scope", "openid profile"),
+            ("scope", scope),
             ("state", "st"),
             ("nonce", "nn"),
             ("code_challenge", crate::par::CHALLENGE),
@@ -135,7 +156,7 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
             ),
             ("client_assertion", assertion.as_str()),
         ];
-        params.extend_from_slice(&extra);
+        params.extend(extra.iter().filter(|(k, _)| *k != "scope"));
         let pushed = http
             .post(format!("{public_url}/par"))
             .form(&params)
@@ -151,34 +172,73 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
                 ("request_uri", pushed["request_uri"].as_str().unwrap())
             ])
         );
-        // The step-up keeps the passkey session of the run before it.
-        let fresh = action != "card";
+        // The step-up and the consent runs keep the session of the run
+        // before them.
+        let fresh = matches!(action, "register" | "autofill" | "signin");
         // Conditional UI is used by the autofill run; the button runs after
         // it see it unavailable.
-        let no_conditional = matches!(action, "signin" | "card");
-        runs.push(json!({"name": name, "url": url, "action": action,
-            "fresh_cookies": fresh, "no_conditional": no_conditional}));
+        let no_conditional = action != "register" && action != "autofill";
+        // The consent run leaves out the e-mail address.
+        let untick: Vec<&str> = if action == "consent" {
+            vec!["input[value=\"email\"]"]
+        } else {
+            vec![]
+        };
+        runs.push(
+            json!({"name": name, "url": url, "action": action, "untick": untick,
+            "fresh_cookies": fresh, "no_conditional": no_conditional}),
+        );
     }
+    // Before the consent runs, the citizen fills in part of the profile.
+    runs.insert(
+        4,
+        json!({"name": "en-profile-fill", "url": format!("{public_url}/account/profile?lang=en"),
+               "action": "profile", "fresh_cookies": false, "no_conditional": true,
+               "fill": {"#f\\.mobile": "9123 4567", "#f\\.email": "tai.man@example.hk"}}),
+    );
     let artifacts = root.join("target/browser-artifacts");
     let pages = json!([
         {"name": "en-account", "url": format!("{public_url}/account/passkeys?lang=en")},
         {"name": "zh-account", "url": format!("{public_url}/account/passkeys?lang=zh-HK")},
         {"name": "en-profile", "url": format!("{public_url}/account/profile?lang=en")},
         {"name": "zh-profile", "url": format!("{public_url}/account/profile?lang=zh-HK")},
+        {"name": "zh-consents", "url": format!("{public_url}/account/consents?lang=zh-HK")},
+        {"name": "en-consents", "url": format!("{public_url}/account/consents?lang=en"),
+         "click": "button[type=submit]"},
     ]);
+    let pause = dir.path().join("runs.json");
+    let resume = dir.path().join("resume");
     let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs,
-        "pages": pages, "department": redirect_uri});
-    let output = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new("node")
-            .arg(root.join("browser-tests/signin.mjs"))
-            .arg(config.to_string())
-            .output(),
+        "pages": pages, "department": redirect_uri,
+        "pause_file": pause, "resume_file": resume});
+    let child = tokio::process::Command::new("node")
+        .arg(root.join("browser-tests/signin.mjs"))
+        .arg(config.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Between the runs and the pages (which revoke the consent): the
+    // department redeems the consent run's code.
+    let mut waited = 0;
+    while !pause.exists() && waited < 1200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let paused_runs: Value = serde_json::from_str(
+        &std::fs::read_to_string(&pause).expect("the runs finished within 120 s"),
     )
-    .await
-    .expect("the browser run finished within 120 s")
     .unwrap();
-    demo.stop().await;
+    let consent_claims = match paused_runs[5]["department_url"].as_str() {
+        Some(back) => Some(redeem(&http, &public_url, &dept, &redirect_uri, back).await),
+        None => None,
+    };
+    std::fs::write(&resume, b"").unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the browser run finished within 120 s")
+        .unwrap();
     assert!(
         output.status.success(),
         "browser run failed: {}",
@@ -186,15 +246,29 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
 
+    // The profile run saved the details.
+    let profile_run = &report["runs"][4];
+    assert!(
+        profile_run["url"]
+            .as_str()
+            .unwrap_or("")
+            .contains("done=saved"),
+        "{profile_run}"
+    );
     for run in report["runs"].as_array().unwrap() {
         let name = run["name"].as_str().unwrap();
+        if name == "en-profile-fill" {
+            continue;
+        }
         let back = run["department_url"]
             .as_str()
             .unwrap_or_else(|| panic!("{name}: never returned ({run}); log: {}", report["log"]));
-        assert!(
-            back.starts_with(&format!("{redirect_uri}?code=")),
-            "{name}: {back}"
-        );
+        let expected = if name == "zh-consent-decline" {
+            format!("{redirect_uri}?error=access_denied")
+        } else {
+            format!("{redirect_uri}?code=")
+        };
+        assert!(back.starts_with(&expected), "{name}: {back}");
         assert!(
             back.contains(&format!("iss=http%3A%2F%2Flocalhost%3A{port}")),
             "{name}: {back}"
@@ -207,8 +281,13 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
                 .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
                 .collect();
             assert!(serious.is_empty(), "{name}: axe-core: {serious:?}");
+            let expected_page = if name.contains("consent") {
+                "/consent?flow="
+            } else {
+                "/signin?flow="
+            };
             assert!(
-                page["url"].as_str().unwrap().contains("/signin?flow="),
+                page["url"].as_str().unwrap().contains(expected_page),
                 "{name}: {}",
                 page["url"]
             );
@@ -242,6 +321,51 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
             page["page"]
         );
     }
+    // The Chinese consent page: Chinese throughout (the department's name
+    // and purpose are the department's words).
+    let zh_consent = report["runs"][6]["pages"][0]["text"].as_str().unwrap();
+    let english = has_latin_letters(
+        zh_consent,
+        &[
+            "English",
+            "Demo",
+            "Department",
+            "To",
+            "process",
+            "your",
+            "licence",
+            "application",
+        ],
+    );
+    assert!(
+        english.is_empty(),
+        "untranslated on the Chinese consent page: {english:?}"
+    );
+    // The department redeemed the consent run's code before the
+    // revocation: the ID token holds the granted details and not the
+    // unticked e-mail address.
+    let claims = consent_claims.expect("the consent run returned a code");
+    assert_eq!(
+        claims.get("name"),
+        Some(&json!("CHAN, Tai Man")),
+        "{claims:?}"
+    );
+    assert_eq!(
+        claims.get("phone_number"),
+        Some(&json!("+85291234567")),
+        "{claims:?}"
+    );
+    assert!(claims.get("email").is_none(), "unticked: {claims:?}");
+    // The consents page lists the grant; its revoke button revokes it.
+    let revoked = &report["pages"][5]["after"];
+    assert!(
+        revoked["url"].as_str().unwrap().contains("done=revoked"),
+        "{revoked}"
+    );
+    assert!(
+        revoked["text"].as_str().unwrap().contains("Revoked"),
+        "{revoked}"
+    );
     let zh_profile = report["pages"][3]["text"].as_str().unwrap();
     let english = has_latin_letters(zh_profile, &["English"]);
     assert!(
@@ -277,6 +401,7 @@ async fn a_new_citizen_registers_then_signs_in_again_in_english_and_chinese() {
     ] {
         assert!(artifacts.join(shot).exists(), "{shot}");
     }
+    demo.stop().await;
 }
 
 /// A card-reader helper on loopback: signs the gateway's challenge with
@@ -371,4 +496,61 @@ impl Demo {
     async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// Redeems the code in `back` as the demo department (private_key_jwt,
+/// DPoP) and returns the verified ID token's claims.
+async fn redeem(
+    http: &reqwest::Client,
+    public_url: &str,
+    dept: &crate::par::Dept,
+    redirect_uri: &str,
+    back: &str,
+) -> serde_json::Map<String, Value> {
+    let code = form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let (dpop_key, dpop_jwk) = crate::par::keypair();
+    let token_url = format!("{public_url}/token");
+    let assertion = crate::par::assertion(dept, &dept.issuer, "browser-token");
+    let tokens: Value = http
+        .post(&token_url)
+        .header(
+            "dpop",
+            crate::par::dpop(&dpop_key, &dpop_jwk, &token_url, "browser-dpop"),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", crate::flow::VERIFIER),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwks: eid_core::oidc::jwk::Jwks = http
+        .get(format!("{public_url}/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = eid_core::oidc::jws::parse(tokens["id_token"].as_str().unwrap()).unwrap();
+    let kid = id_token.header_str("kid").unwrap();
+    let key = jwks
+        .keys
+        .iter()
+        .find(|k| k.kid.as_deref() == Some(kid))
+        .unwrap();
+    id_token.verify(key).unwrap()
 }
