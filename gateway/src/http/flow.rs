@@ -630,7 +630,7 @@ pub async fn revoke(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn current_signing_key(
+pub(crate) async fn current_signing_key(
     state: &AppState,
     now: time::OffsetDateTime,
 ) -> Result<keys::SigningKey, ApiError> {

@@ -26,6 +26,7 @@ pub mod headers;
 pub mod limit;
 pub mod oidc;
 pub mod ops;
+pub mod receipts;
 pub mod request_id;
 pub mod signin;
 
@@ -67,6 +68,7 @@ pub fn app(state: AppState) -> Router {
             "/consent",
             get(crate::pages::consent::page).post(crate::pages::consent::decide),
         )
+        .route("/account/consents/{id}/receipt", get(receipts::for_citizen))
         .route(
             "/account/consents",
             get(crate::pages::consents::page).post(crate::pages::consents::revoke),
@@ -84,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(ops::csp_report))
         .route("/jwks", get(oidc::jwks))
+        .route("/v1/consents/{id}/receipt", get(receipts::for_department))
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

@@ -134,6 +134,8 @@ pub struct Messages {
     pub done_removed: &'static str,
     /// Notice when a change was refused.
     pub done_refused: &'static str,
+    /// Link to a consent's signed receipt.
+    pub consents_receipt: &'static str,
     /// Consents page title.
     pub consents_title: &'static str,
     /// Consents page introduction.
@@ -300,6 +302,7 @@ pub static EN: Messages = Messages {
     done_renamed: "The passkey was renamed.",
     done_removed: "The passkey was removed.",
     done_refused: "That change could not be made. Please try again.",
+    consents_receipt: "Download the signed receipt",
     consents_title: "Details you have shared",
     consents_intro: "Each department below may receive the listed details from your e-ME profile, for the stated purpose, until the date shown. Revoke a consent to stop it at once.",
     consents_none: "You have not shared details with any department.",
@@ -404,6 +407,7 @@ pub static ZH_HK: Messages = Messages {
     done_renamed: "通行密鑰名稱已更改。",
     done_removed: "通行密鑰已移除。",
     done_refused: "未能作出該項更改，請再試一次。",
+    consents_receipt: "下載已簽署的收據",
     consents_title: "您已分享的資料",
     consents_intro: "下列部門可在所示日期前，按所述用途取得您「我的資料」中列出的資料。撤回同意即時停止分享。",
     consents_none: "您未曾與任何部門分享資料。",

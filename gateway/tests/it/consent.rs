@@ -247,6 +247,48 @@ mod flow {
         body_json(response).await
     }
 
+    /// Verifies a receipt with openidconnect's JOSE code and the published
+    /// key set; returns its payload.
+    async fn verify_independently(s: &Setup, receipt: &str) -> serde_json::Value {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use openidconnect::JsonWebKey;
+        use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
+        let published = body_json(send(&s.app, crate::support::get("/jwks")).await).await;
+        let jwks: CoreJsonWebKeySet = serde_json::from_value(published).unwrap();
+        let parts: Vec<&str> = receipt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["typ"], "consent-receipt+jwt");
+        let key = jwks
+            .keys()
+            .iter()
+            .find(|k| k.key_id().map(|id| id.as_str()) == header["kid"].as_str())
+            .expect("the receipt's key is published");
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        key.verify_signature(
+            &CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            signed.as_bytes(),
+            &signature,
+        )
+        .expect("the receipt verifies");
+        // Altered: it no longer verifies.
+        let mut altered = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        altered.push(b' ');
+        let forged = format!("{}.{}", parts[0], URL_SAFE_NO_PAD.encode(&altered));
+        assert!(
+            key.verify_signature(
+                &CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                forged.as_bytes(),
+                &signature,
+            )
+            .is_err()
+        );
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+    }
+
     async fn userinfo(s: &Setup, tokens: &serde_json::Value) -> serde_json::Value {
         let token = tokens["access_token"].as_str().unwrap();
         let response = send(
@@ -371,6 +413,59 @@ mod flow {
         assert_eq!(info["email"], "tai.man@example.hk");
         assert!(info.get("phone_number").is_none());
 
+        // The consent receipt: downloadable by the citizen, fetchable by the
+        // department with its access token (not by another department,
+        // below), and verified with openidconnect's JOSE code (RustCrypto),
+        // independent of the gateway's own (ring).
+        let grant_id = s
+            .state
+            .db()
+            .grants_of(&citizen, Some(&dept.client_id))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+            .id;
+        let download = send(
+            &s.app,
+            get(&format!("/account/consents/{grant_id}/receipt"), &cookie),
+        )
+        .await;
+        assert_eq!(download.status(), StatusCode::OK);
+        assert_eq!(download.headers()[header::CONTENT_TYPE], "application/jwt");
+        let receipt = text(download).await;
+        let payload = verify_independently(&s, &receipt).await;
+        assert_eq!(payload["jti"], grant_id.as_str());
+        assert_eq!(payload["aud"], dept.client_id.as_str());
+        assert_eq!(payload["consent"]["purpose"], PURPOSE);
+        assert_eq!(
+            payload["consent"]["fields_granted"],
+            json!(["email", "name_en", "name_zh"])
+        );
+        assert!(
+            !payload.to_string().contains("CHAN"),
+            "field ids, never values"
+        );
+        let token = first["access_token"].as_str().unwrap();
+        let fetched = send(
+            &s.app,
+            Request::get(format!("/v1/consents/{grant_id}/receipt"))
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(fetched.status(), StatusCode::OK);
+        verify_independently(&s, &text(fetched).await).await;
+        let anonymous = send(
+            &s.app,
+            Request::get(format!("/v1/consents/{grant_id}/receipt"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
         // The same request again: the grant is reused, no consent page.
         let request_uri = push(&s, &dept, "c-2", "openid eme.name eme.contact", &extra).await;
         let again = authorize(&s, &dept, &request_uri, &cookie).await;
@@ -406,14 +501,37 @@ mod flow {
                 .starts_with("/consent?flow=")
         );
 
-        // A second department sees none of the first's grants.
+        // A second department sees none of the first's grants, nor its
+        // receipts.
         let other = eme_department(&s, "Transport Department").await;
         let request_uri = push(&s, &other, "o-1", "openid eme.name eme.contact", &extra).await;
-        assert!(
-            authorize(&s, &other, &request_uri, &cookie)
-                .await
-                .starts_with("/consent?flow=")
-        );
+        let other_consent = authorize(&s, &other, &request_uri, &cookie).await;
+        assert!(other_consent.starts_with("/consent?flow="));
+        let approved = decide(
+            &s,
+            &cookie,
+            &other_consent,
+            &[
+                ("decision", "approve"),
+                ("field", "name_en"),
+                ("field", "name_zh"),
+            ],
+        )
+        .await;
+        let back = location(&send(&s.app, get(&location(&approved), &cookie)).await);
+        let other_tokens = tokens(&s, &other, &back).await;
+        let foreign = send(
+            &s.app,
+            Request::get(format!("/v1/consents/{grant_id}/receipt"))
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", other_tokens["access_token"].as_str().unwrap()),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
 
         // Declining sends access_denied back, with state and iss.
         let request_uri = push(
