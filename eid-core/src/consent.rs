@@ -63,6 +63,9 @@ pub enum ConsentError {
     /// The `claims` parameter is not an object of objects.
     #[error("the claims parameter is malformed")]
     Claims,
+    /// A form-fill request together with `eme.*` scopes or profile claims.
+    #[error("a form-fill request cannot come with eme.* scopes or profile claims")]
+    Combined,
     /// The citizen unticked an essential field.
     #[error("an essential field cannot be left out: decline the request instead")]
     EssentialUnticked,
@@ -110,13 +113,13 @@ pub struct ConsentRequest {
 }
 
 /// A field of a form-fill request, as a department sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormFieldAsk {
     /// The profile field id.
     pub field: String,
     /// The form's name for it (default: the field id).
-    #[serde(default, rename = "as")]
+    #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
     pub form_name: Option<String>,
     /// Whether the form cannot do without it.
     #[serde(default)]
@@ -124,7 +127,7 @@ pub struct FormFieldAsk {
 }
 
 /// A form-fill request's body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormFillAsk {
     /// The form.

@@ -82,6 +82,11 @@ pub struct AuthorizationRequest {
     /// 365).
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// A form-fill request (the `form` parameter, JSON): the form, its
+    /// fields under the form's names, purpose and retention. It replaces
+    /// `eme.*` scopes and profile claims, which may not come with it.
+    #[serde(default)]
+    pub form: Option<crate::consent::FormFillAsk>,
 }
 
 /// Retention assumed when a department asking for profile fields does
@@ -93,6 +98,19 @@ impl AuthorizationRequest {
     pub fn consent_request(
         &self,
     ) -> Result<Option<crate::consent::ConsentRequest>, crate::consent::ConsentError> {
+        if let Some(form) = &self.form {
+            let oidc = crate::consent::ConsentRequest::from_oidc(
+                &self.client_id,
+                &self.scopes,
+                self.claims.as_ref(),
+                "-",
+                DEFAULT_RETENTION_DAYS,
+            )?;
+            if oidc.is_some() {
+                return Err(crate::consent::ConsentError::Combined);
+            }
+            return crate::consent::ConsentRequest::from_form(&self.client_id, form).map(Some);
+        }
         crate::consent::ConsentRequest::from_oidc(
             &self.client_id,
             &self.scopes,
@@ -293,6 +311,14 @@ pub fn check_pushed_request(
     // bound to the key of the DPoP proof at the token endpoint.
     let dpop_jkt = requested_jkt.or(dpop_jkt).map(str::to_owned);
     let purpose = get("purpose").map(str::to_owned);
+    let form = match get("form") {
+        None => None,
+        Some(text) if text.len() > MAX_CLAIMS_LEN => return Err(invalid("form is too large")),
+        Some(text) => Some(
+            serde_json::from_str::<crate::consent::FormFillAsk>(text)
+                .map_err(|e| invalid(format!("form is not a form-fill request: {e}")))?,
+        ),
+    };
     let retention_days = match get("retention_days") {
         None => None,
         Some(v) => Some(
@@ -316,6 +342,7 @@ pub fn check_pushed_request(
         dpop_jkt,
         purpose,
         retention_days,
+        form,
     };
     // A request for profile fields must say why, and ask for them well.
     request

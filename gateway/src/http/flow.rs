@@ -671,48 +671,10 @@ pub async fn userinfo(
     method: axum::http::Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Some(authorization) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Ok(invalid_token("DPoP", "an access token is required"));
+    let grant = match access_grant(&state, &headers, method.as_str(), "/userinfo").await? {
+        Ok(grant) => grant,
+        Err(refusal) => return Ok(refusal),
     };
-    let (scheme, token) = match authorization.split_once(' ') {
-        Some((s, t)) if s.eq_ignore_ascii_case("dpop") => ("DPoP", t.trim()),
-        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => ("Bearer", t.trim()),
-        _ => return Ok(invalid_token("DPoP", "unsupported authorization scheme")),
-    };
-    let Some(grant) = state
-        .db()
-        .get_access_token(&handle_hash(token), state.now())
-        .await
-        .map_err(ApiError::unavailable)?
-    else {
-        return Ok(invalid_token(
-            scheme,
-            "unknown, expired or revoked access token",
-        ));
-    };
-    match (&grant.jkt, scheme) {
-        (Some(bound), "DPoP") => {
-            let jkt =
-                dpop_proof(&state, &headers, method.as_str(), "/userinfo", Some(token)).await?;
-            if jkt.as_deref() != Some(bound.as_str()) {
-                return Ok(invalid_token(
-                    "DPoP",
-                    "the DPoP proof is not by the token's key",
-                ));
-            }
-        }
-        (Some(_), _) => {
-            return Ok(invalid_token(
-                "DPoP",
-                "a DPoP-bound token must be sent with the DPoP scheme",
-            ));
-        }
-        (None, "Bearer") => {}
-        (None, _) => return Ok(invalid_token("Bearer", "this token is a Bearer token")),
-    }
     let mut claims = json!({ "sub": grant.subject });
     if let (Some(grant_id), Some(citizen_id)) = (&grant.consent_grant, &grant.citizen_id)
         && let Some(consent) = state
@@ -869,4 +831,62 @@ async fn id_token_audience(state: &AppState, hint: &str) -> Result<String, ApiEr
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(bad)
+}
+
+/// The access token on a request (`Authorization: Bearer` or `DPoP`, with
+/// a DPoP proof for `method` and `path` when the token is bound). The
+/// inner `Err` is the `401` to send back.
+pub(crate) async fn access_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+) -> Result<Result<AccessGrant, Response>, ApiError> {
+    let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(Err(invalid_token("DPoP", "an access token is required")));
+    };
+    let (scheme, token) = match authorization.split_once(' ') {
+        Some((s, t)) if s.eq_ignore_ascii_case("dpop") => ("DPoP", t.trim()),
+        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => ("Bearer", t.trim()),
+        _ => {
+            return Ok(Err(invalid_token(
+                "DPoP",
+                "unsupported authorization scheme",
+            )));
+        }
+    };
+    let Some(grant) = state
+        .db()
+        .get_access_token(&handle_hash(token), state.now())
+        .await
+        .map_err(ApiError::unavailable)?
+    else {
+        return Ok(Err(invalid_token(
+            scheme,
+            "unknown, expired or revoked access token",
+        )));
+    };
+    match (&grant.jkt, scheme) {
+        (Some(bound), "DPoP") => {
+            let jkt = dpop_proof(state, headers, method, path, Some(token)).await?;
+            if jkt.as_deref() != Some(bound.as_str()) {
+                return Ok(Err(invalid_token(
+                    "DPoP",
+                    "the DPoP proof is not by the token's key",
+                )));
+            }
+        }
+        (Some(_), _) => {
+            return Ok(Err(invalid_token(
+                "DPoP",
+                "a DPoP-bound token must be sent with the DPoP scheme",
+            )));
+        }
+        (None, "Bearer") => {}
+        (None, _) => return Ok(Err(invalid_token("Bearer", "this token is a Bearer token"))),
+    }
+    Ok(Ok(grant))
 }

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod card;
 pub mod error;
 pub mod flow;
+pub mod formfill;
 pub mod headers;
 pub mod limit;
 pub mod oidc;
@@ -87,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/csp-report", post(ops::csp_report))
         .route("/jwks", get(oidc::jwks))
         .route("/v1/consents/{id}/receipt", get(receipts::for_department))
+        .route("/v1/formfill", post(formfill::fill))
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

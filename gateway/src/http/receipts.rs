@@ -11,11 +11,11 @@
 //!   grants.
 
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use eid_core::consent::Grant;
-use eid_core::oidc::grant::{GrantStore, handle_hash, pairwise_subject};
+use eid_core::oidc::grant::pairwise_subject;
 use eid_core::oidc::jws;
 use serde_json::json;
 
@@ -103,28 +103,11 @@ pub async fn for_department(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let unauthorized = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "send an access token issued to your department",
-        )
+    let path = format!("/v1/consents/{id}/receipt");
+    let access = match super::flow::access_grant(&state, &headers, "GET", &path).await? {
+        Ok(access) => access,
+        Err(refusal) => return Ok(refusal),
     };
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| {
-            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
-        })
-        .map(|(_, token)| token.trim().to_owned())
-        .ok_or_else(unauthorized)?;
-    let access = state
-        .db()
-        .get_access_token(&handle_hash(&token), state.now())
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(unauthorized)?;
     let grant = state
         .db()
         .grant_for_client(&access.client_id, &id)

@@ -645,4 +645,177 @@ mod flow {
         }
         s.db.finish().await;
     }
+
+    #[tokio::test]
+    async fn a_form_is_filled_with_exactly_the_granted_fields() {
+        let Some(s) = setup_db_sessions_with(Backend::Postgres, |c| {
+            c.http.public_url = Some(ORIGIN.into());
+            c.profile.encryption_keys = Some(Secret::new(
+                "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+            ));
+        })
+        .await
+        else {
+            return;
+        };
+        let dept = eme_department(&s, "Lands Department").await;
+        let (_, cookie) = crate::passkeys::register(&s.app).await;
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        let citizen = s
+            .state
+            .sessions()
+            .current(&headers)
+            .await
+            .unwrap()
+            .citizen_id;
+        for (id, value) in [
+            ("name_en", "CHAN, Tai Man"),
+            ("mobile", "+85291234567"),
+            ("hkid", "A123456(3)"),
+        ] {
+            s.state
+                .profiles()
+                .unwrap()
+                .set(
+                    s.state.db(),
+                    &citizen,
+                    field(id).unwrap(),
+                    &Value::Text(value.into()),
+                    None,
+                    s.state.now(),
+                )
+                .await
+                .unwrap();
+        }
+        let ask = json!({
+            "form": {"id": "LD-17", "title_en": "Licence application", "title_zh": "牌照申請"},
+            "purpose": PURPOSE,
+            "retention_days": 90,
+            "fields": [
+                {"field": "name_en", "as": "applicant.name", "essential": true},
+                {"field": "mobile", "as": "applicant.phone"},
+                {"field": "hkid", "as": "applicant.id"}
+            ]
+        });
+        // A form with eme.* scopes as well is refused at PAR.
+        let a = assertion(&dept, &dept.issuer, "f-0");
+        let ask_text = ask.to_string();
+        let mut params: Vec<(&str, &str)> = base_params(&dept, &a)
+            .into_iter()
+            .filter(|(k, _)| *k != "scope")
+            .collect();
+        params.push(("scope", "openid eme.name"));
+        params.push(("form", &ask_text));
+        assert_eq!(
+            send(&s.app, post(form(&params), &[])).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+
+        let request_uri = push(&s, &dept, "f-1", "openid", &[("form", &ask_text)]).await;
+        let consent_url = authorize(&s, &dept, &request_uri, &cookie).await;
+        let page = text(send(&s.app, get(&consent_url, &cookie)).await).await;
+        assert!(
+            page.contains("Licence application") && page.contains("90"),
+            "{page}"
+        );
+        assert!(
+            page.contains("A123***(*)") && !page.contains("A123456"),
+            "masked"
+        );
+        let approved = decide(
+            &s,
+            &cookie,
+            &consent_url,
+            &[
+                ("decision", "approve"),
+                ("field", "name_en"),
+                ("field", "mobile"),
+            ],
+        )
+        .await;
+        let back = location(&send(&s.app, get(&location(&approved), &cookie)).await);
+        let tokens = tokens(&s, &dept, &back).await;
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let fill = |body: serde_json::Value, token: Option<String>| {
+            let mut request =
+                Request::post("/v1/formfill").header(header::CONTENT_TYPE, "application/json");
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            request.body(Body::from(body.to_string())).unwrap()
+        };
+
+        let filled = send(&s.app, fill(ask.clone(), Some(token.clone()))).await;
+        assert_eq!(filled.status(), StatusCode::OK);
+        let filled = body_json(filled).await;
+        assert_eq!(
+            filled["fields"],
+            json!({"applicant.name": "CHAN, Tai Man", "applicant.phone": "+85291234567"}),
+            "the unticked HKID number is not released"
+        );
+
+        // Asking for more, another form, another purpose: refused.
+        let mut wider = ask.clone();
+        wider["fields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"field": "email"}));
+        let mut other_form = ask.clone();
+        other_form["form"]["id"] = json!("LD-18");
+        let mut other_purpose = ask.clone();
+        other_purpose["purpose"] = json!("Marketing");
+        for body in [wider, other_form, other_purpose] {
+            let response = send(&s.app, fill(body, Some(token.clone()))).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            assert_eq!(body_json(response).await["error"], "consent_required");
+        }
+        // Fewer fields: only those.
+        let mut fewer = ask.clone();
+        fewer["fields"].as_array_mut().unwrap().truncate(1);
+        let response = body_json(send(&s.app, fill(fewer, Some(token.clone()))).await).await;
+        assert_eq!(
+            response["fields"],
+            json!({"applicant.name": "CHAN, Tai Man"})
+        );
+        // No token, a forged one, a malformed body.
+        assert_eq!(
+            send(&s.app, fill(ask.clone(), None)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&s.app, fill(ask.clone(), Some("forged".into())))
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&s.app, fill(json!({"form": 1}), Some(token.clone())))
+                .await
+                .status(),
+            StatusCode::BAD_REQUEST
+        );
+
+        // Revoked: nothing more.
+        let grant = s
+            .state
+            .db()
+            .grants_of(&citizen, Some(&dept.client_id))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(grant.form_id.as_deref(), Some("LD-17"));
+        assert!(
+            s.state
+                .db()
+                .revoke_grant(&citizen, &grant.id, s.state.now())
+                .await
+                .unwrap()
+        );
+        let after = body_json(send(&s.app, fill(ask, Some(token))).await).await;
+        assert_eq!(after["fields"], json!({}));
+        assert_eq!(after["consent"], "ended");
+        s.db.finish().await;
+    }
 }

@@ -354,6 +354,7 @@ fn authorization_request() -> eid_core::oidc::authz::AuthorizationRequest {
         dpop_jkt: Some("jkt".to_owned()),
         purpose: Some("To reply".to_owned()),
         retention_days: Some(30),
+        form: None,
     }
 }
 
