@@ -294,8 +294,19 @@ fn base_url(config: &Config, bound: SocketAddr) -> String {
 /// requests, sign-in ceremonies, waiting requests and sessions.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
+        ticks += 1;
+        // A signed checkpoint of the audit trail every 15 minutes (when
+        // there is something new and a signing key).
+        if ticks % 15 == 1 && state.config().keys.encryption_key.is_some() {
+            match crate::audit::checkpoint(state.db(), state.config(), state.now()).await {
+                Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint signed"),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "audit checkpoint failed"),
+            }
+        }
         match state.db().purge_expired(state.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(purged = n, "expired replay records purged"),

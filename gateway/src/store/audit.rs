@@ -199,3 +199,70 @@ impl Db {
         .map_err(store_error)
     }
 }
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The entry it anchors.
+    pub seq: i64,
+    /// That entry's hash.
+    pub hash: String,
+    /// When it was made (Unix seconds).
+    pub at: i64,
+    /// The signed statement (compact JWS).
+    pub jws: String,
+}
+
+impl Db {
+    /// The newest entry's sequence number and hash.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| {
+            row.map(|row| Ok::<_, sqlx::Error>((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
+                .transpose()
+        }))
+        .map_err(store_error)
+    }
+
+    /// Stores a checkpoint (once per entry).
+    pub async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, at, jws) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(checkpoint.seq)
+        .bind(&checkpoint.hash)
+        .bind(checkpoint.at)
+        .bind(&checkpoint.jws)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(store_error)
+    }
+
+    /// Every checkpoint, oldest first.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "SELECT seq, hash, at, jws FROM audit_checkpoints ORDER BY seq",
+        )
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok(Checkpoint {
+                        seq: row.try_get(0)?,
+                        hash: row.try_get(1)?,
+                        at: row.try_get(2)?,
+                        jws: row.try_get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        }))
+        .map_err(store_error)
+    }
+}

@@ -214,6 +214,67 @@ async fn audit_verify_names_the_first_broken_entry() {
     assert!(out.contains("entry 2 does not follow entry 1"), "{out}");
     db.finish().await;
 
+    // Signed checkpoints: a trail cut short after one, or rewritten from
+    // the start (every hash recomputed), no longer matches what was
+    // signed; a checkpoint altered in the table no longer verifies.
+    for case in ["intact", "cut", "rewritten", "forged"] {
+        let (db, url) = six_entries().await;
+        signed_checkpoint(&db).await;
+        match case {
+            "cut" => sql(&db.db, "DELETE FROM audit_log WHERE seq > 4").await,
+            "rewritten" => {
+                let mut entries = all(&db.db).await;
+                entries[2].detail = "{\"i\":42}".into();
+                let mut rewritten: Vec<eid_core::audit::Entry> = Vec::new();
+                for e in &entries {
+                    let prev = rewritten.last().map(|p| (p.seq, p.hash.as_str()));
+                    let again = eid_core::audit::Entry::next(
+                        prev,
+                        e.at,
+                        &e.kind,
+                        e.citizen_id.as_deref(),
+                        e.client_id.as_deref(),
+                        &e.detail,
+                    );
+                    rewritten.push(again);
+                }
+                assert!(verify(rewritten.clone()).is_ok(), "a consistent rewrite");
+                for e in &rewritten {
+                    sql(
+                        &db.db,
+                        &format!(
+                            "UPDATE audit_log SET detail = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+                            e.detail, e.prev_hash, e.hash, e.seq
+                        ),
+                    )
+                    .await;
+                }
+            }
+            "forged" => {
+                sql(
+                    &db.db,
+                    "UPDATE audit_checkpoints SET hash = 'ff' || substr(hash, 3)",
+                )
+                .await;
+            }
+            _ => {}
+        }
+        let (code, out) = verify_cli(&url);
+        match case {
+            "intact" => {
+                assert_eq!(code, Some(0), "{out}");
+                assert!(out.contains("1 signed checkpoints match"), "{out}");
+            }
+            "cut" => assert!(out.contains("entries were cut off"), "{out}"),
+            "rewritten" => assert!(out.contains("the trail was rewritten"), "{out}"),
+            _ => assert!(out.contains("checkpoint at entry 6"), "{out}"),
+        }
+        if case != "intact" {
+            assert_eq!(code, Some(1), "{case}: {out}");
+        }
+        db.finish().await;
+    }
+
     // Export: one department's slice, as JSON lines with hashes.
     let (db, url) = six_entries().await;
     let dir = tempfile::tempdir().unwrap();
@@ -237,4 +298,31 @@ async fn audit_verify_names_the_first_broken_entry() {
             .all(|l| l["hash"].as_str().unwrap().len() == 64)
     );
     db.finish().await;
+}
+
+/// A signing key and a signed checkpoint of the newest entry.
+async fn signed_checkpoint(db: &TestDb) {
+    use base64::Engine;
+    let bytes = [7u8; 32];
+    let kek = eid_core::oidc::KeyEncryptionKey::from_bytes(&bytes).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    gateway::oidc::keyring::ensure_key(&db.db, &kek, eid_core::oidc::Alg::Es256, now)
+        .await
+        .unwrap();
+    let mut config = db.config.clone();
+    config.keys.encryption_key = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ));
+    let made = gateway::audit::checkpoint(&db.db, &config, now)
+        .await
+        .unwrap()
+        .expect("a checkpoint");
+    assert_eq!(made.seq, 6);
+    assert!(
+        gateway::audit::checkpoint(&db.db, &config, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing new to sign"
+    );
 }
