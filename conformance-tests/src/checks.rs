@@ -310,6 +310,38 @@ async fn signin_refuses_cross_site(t: &Target) -> Verdict {
     Ok(())
 }
 
+async fn consent_endpoints_need_a_token(t: &Target) -> Verdict {
+    let fill = t
+        .send(
+            Method::POST,
+            "/v1/formfill",
+            &[("content-type", "application/json")],
+            Some("{}"),
+        )
+        .await?;
+    if fill.status != StatusCode::UNAUTHORIZED || header(&fill, "www-authenticate").is_none() {
+        return Err(format!(
+            "POST /v1/formfill without a token answered {} (want 401 with WWW-Authenticate)",
+            fill.status
+        ));
+    }
+    let receipt = t.get("/v1/consents/none/receipt").await?;
+    if receipt.status != StatusCode::UNAUTHORIZED {
+        return Err(format!(
+            "GET /v1/consents/.../receipt without a token answered {} (want 401)",
+            receipt.status
+        ));
+    }
+    let page = t.get("/account/consents").await?;
+    if page.status != StatusCode::SEE_OTHER {
+        return Err(format!(
+            "GET /account/consents signed out answered {} (want 303 to sign-in)",
+            page.status
+        ));
+    }
+    Ok(())
+}
+
 async fn signin_page(t: &Target) -> Verdict {
     for (path, lang) in [
         ("/signin?lang=en", "en"),
@@ -453,6 +485,11 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
             "signin.cross_site",
             "the passkey and smart-ID-card endpoints refuse cross-site and non-JSON requests",
             signin_refuses_cross_site(&t).await,
+        ),
+        outcome(
+            "consent.tokens",
+            "form filling and receipts need the department's access token; the consents page needs a sign-in",
+            consent_endpoints_need_a_token(&t).await,
         ),
         outcome(
             "signin.page",

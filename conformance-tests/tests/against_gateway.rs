@@ -46,7 +46,7 @@ async fn a_gateway_passes_every_check() {
         1,
         "only HSTS skips on plain HTTP: {text}"
     );
-    assert_eq!(report.count(Status::Pass), 13, "{text}");
+    assert_eq!(report.count(Status::Pass), 14, "{text}");
     // The SDK's view of the same gateway.
     let client = sdk::Client::new(&base).unwrap();
     client.health().await.unwrap();

@@ -778,6 +778,27 @@ mod flow {
             response["fields"],
             json!({"applicant.name": "CHAN, Tai Man"})
         );
+        // Oversized: a form at /par beyond the claims limit, a body beyond
+        // the gateway's body limit.
+        let huge = json!({"form": {"id": "x".repeat(20_000)}}).to_string();
+        let a = assertion(&dept, &dept.issuer, "f-big");
+        let mut params: Vec<(&str, &str)> = base_params(&dept, &a)
+            .into_iter()
+            .filter(|(k, _)| *k != "scope")
+            .collect();
+        params.push(("scope", "openid"));
+        params.push(("form", &huge));
+        assert_eq!(
+            send(&s.app, post(form(&params), &[])).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+        let too_big = json!({"padding": "x".repeat(2 * 1024 * 1024)});
+        assert_eq!(
+            send(&s.app, fill(too_big, Some(token.clone())))
+                .await
+                .status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
         // No token, a forged one, a malformed body.
         assert_eq!(
             send(&s.app, fill(ask.clone(), None)).await.status(),
