@@ -18,7 +18,7 @@ async fn all(db: &gateway::Db) -> Vec<eid_core::audit::Entry> {
     db.audit_page(0, None).await.unwrap()
 }
 
-async fn sql(db: &gateway::Db, statement: &str) {
+pub async fn sql(db: &gateway::Db, statement: &str) {
     match db {
         gateway::Db::Sqlite(pool) => {
             sqlx::query(statement).execute(pool).await.unwrap();

@@ -304,8 +304,17 @@ mod flow {
     }
 
     #[tokio::test]
-    async fn departments_receive_exactly_what_the_citizen_granted() {
-        let Some(s) = setup_db_sessions_with(Backend::Sqlite, |c| {
+    async fn departments_receive_exactly_what_the_citizen_granted_on_sqlite() {
+        departments_receive_exactly_what_the_citizen_granted(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn departments_receive_exactly_what_the_citizen_granted_on_postgres() {
+        departments_receive_exactly_what_the_citizen_granted(Backend::Postgres).await;
+    }
+
+    async fn departments_receive_exactly_what_the_citizen_granted(backend: Backend) {
+        let Some(s) = setup_db_sessions_with(backend, |c| {
             c.http.public_url = Some(ORIGIN.into());
             c.profile.encryption_keys = Some(Secret::new(
                 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
@@ -465,6 +474,26 @@ mod flow {
         )
         .await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+        // Expired: userinfo releases nothing, and the same request asks
+        // again. (Put back afterwards.)
+        let expire = |at: i64| {
+            format!("UPDATE consent_grants SET expires_at = {at} WHERE id = '{grant_id}'")
+        };
+        crate::audit::sql(s.state.db(), &expire(0)).await;
+        let info = userinfo(&s, &first).await;
+        assert!(
+            info.get("email").is_none() && info.get("name").is_none(),
+            "{info}"
+        );
+        let request_uri = push(&s, &dept, "c-exp", "openid eme.name eme.contact", &extra).await;
+        assert!(
+            authorize(&s, &dept, &request_uri, &cookie)
+                .await
+                .starts_with("/consent?flow=")
+        );
+        crate::audit::sql(s.state.db(), &expire(4_102_444_800)).await;
+        assert_eq!(userinfo(&s, &first).await["email"], "tai.man@example.hk");
 
         // The same request again: the grant is reused, no consent page.
         let request_uri = push(&s, &dept, "c-2", "openid eme.name eme.contact", &extra).await;
@@ -647,8 +676,17 @@ mod flow {
     }
 
     #[tokio::test]
-    async fn a_form_is_filled_with_exactly_the_granted_fields() {
-        let Some(s) = setup_db_sessions_with(Backend::Postgres, |c| {
+    async fn a_form_is_filled_with_exactly_the_granted_fields_on_sqlite() {
+        a_form_is_filled_with_exactly_the_granted_fields(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_form_is_filled_with_exactly_the_granted_fields_on_postgres() {
+        a_form_is_filled_with_exactly_the_granted_fields(Backend::Postgres).await;
+    }
+
+    async fn a_form_is_filled_with_exactly_the_granted_fields(backend: Backend) {
+        let Some(s) = setup_db_sessions_with(backend, |c| {
             c.http.public_url = Some(ORIGIN.into());
             c.profile.encryption_keys = Some(Secret::new(
                 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
