@@ -1,4 +1,4 @@
-//! The command line: `gateway serve | demo | migrate | cert | client | keys | qr | audit`.
+//! The command line: `gateway serve | demo | migrate | cert | client | keys | qr | audit | profile`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +33,8 @@ pub enum Command {
     Qr(crate::qr_cmd::QrArgs),
     /// Verify the audit trail's hash chain; export a department's entries.
     Audit(crate::audit::AuditArgs),
+    /// Reseal e-ME profile values under the newest profile key.
+    Profile(ProfileArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.
@@ -66,4 +68,23 @@ pub struct DemoArgs {
     /// Delete the demo's database first and seed afresh.
     #[arg(long)]
     pub reset: bool,
+}
+
+/// `gateway profile ...`
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ProfileCommand,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigArg,
+}
+
+/// Profile subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Reseal every value under the first key of profile.encryption_keys
+    /// (after a rotation), so that older keys can then be dropped.
+    Reseal,
 }

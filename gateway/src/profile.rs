@@ -121,3 +121,41 @@ impl Profiles {
         Ok(db.delete_profile_field(citizen_id, spec.id).await?)
     }
 }
+
+impl Profiles {
+    /// Reseals every value that is not under the current key (after a new
+    /// key was put first in `profile.encryption_keys`); returns how many.
+    /// A value that does not open stops the run with its field named.
+    pub async fn reseal_all(&self, db: &Db) -> Result<u64, ProfileError> {
+        let kid = self.keys.current_kid().to_owned();
+        let mut count = 0;
+        loop {
+            let batch = db.profile_values_not_under(&kid, 500).await?;
+            if batch.is_empty() {
+                return Ok(count);
+            }
+            for (citizen_id, field_id, sealed) in batch {
+                let value = self
+                    .keys
+                    .open(&citizen_id, &field_id, &sealed)
+                    .map_err(|error| ProfileError::Seal {
+                        field: field_id.clone(),
+                        error,
+                    })?;
+                let again = self
+                    .keys
+                    .seal(&citizen_id, &field_id, &value)
+                    .map_err(|error| ProfileError::Seal {
+                        field: field_id.clone(),
+                        error,
+                    })?;
+                if db
+                    .reseal_profile_value(&citizen_id, &field_id, &sealed, &again)
+                    .await?
+                {
+                    count += 1;
+                }
+            }
+        }
+    }
+}

@@ -79,6 +79,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             crate::oidc_cmd::keys_command(config, args.command).await
         }
         Command::Qr(args) => crate::qr_cmd::run(&args.command),
+        Command::Profile(args) => {
+            let config = load_config(&args.config, None)?;
+            telemetry::init(&config.log);
+            let crate::cli::ProfileCommand::Reseal = args.command;
+            let keys = match config.profile.load() {
+                Some(Ok(keys)) => keys,
+                Some(Err(e)) => return Err(Failure::Config(e.to_string())),
+                None => {
+                    return Err(Failure::Config(
+                        "profile.encryption_keys is not set".to_owned(),
+                    ));
+                }
+            };
+            let db = open_db(&config).await?;
+            let profiles = crate::profile::Profiles::new(keys);
+            let result = profiles.reseal_all(&db).await;
+            db.close().await;
+            let count = result.map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("resealed {count} profile values under the newest key");
+            Ok(())
+        }
         Command::Audit(args) => {
             let config = load_config(&args.config, None)?;
             telemetry::init(&config.log);

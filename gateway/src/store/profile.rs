@@ -116,3 +116,49 @@ impl Db {
         .map_err(store_error)
     }
 }
+
+impl Db {
+    /// Up to `limit` sealed values not under key `kid`, as (citizen id,
+    /// field, sealed).
+    pub async fn profile_values_not_under(
+        &self,
+        kid: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "SELECT citizen_id, field, sealed FROM profile_fields WHERE sealed NOT LIKE $1 LIMIT $2",
+        )
+        .bind(format!("v1.{kid}.%"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        }))
+        .map_err(store_error)
+    }
+
+    /// Replaces a sealed value if it is still `old` (a concurrent change
+    /// wins); returns whether it was replaced.
+    pub async fn reseal_profile_value(
+        &self,
+        citizen_id: &str,
+        field: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE profile_fields SET sealed = $1 WHERE citizen_id = $2 AND field = $3 AND sealed = $4",
+        )
+        .bind(new)
+        .bind(citizen_id)
+        .bind(field)
+        .bind(old)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected() == 1))
+        .map_err(store_error)
+    }
+}

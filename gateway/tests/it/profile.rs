@@ -347,3 +347,65 @@ async fn a_card_sign_in_records_the_verified_name() {
     assert!(page.contains("Verified from your smart ID card"));
     db.finish().await;
 }
+
+/// After a new key is put first, `gateway profile reseal` moves every value
+/// under it, so that the old key can be dropped.
+#[tokio::test]
+async fn values_are_resealed_under_a_new_key() {
+    let db = crate::support::sqlite().await;
+    let old = "old:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new = "new:HxwdHhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let now = time::OffsetDateTime::now_utc();
+    db.db
+        .create_citizen_with_card("c-1", "card-1", now)
+        .await
+        .unwrap();
+    let keys = |text: &str| {
+        let mut config = db.config.clone();
+        config.profile.encryption_keys = Some(Secret::new(text.into()));
+        gateway::profile::Profiles::new(config.profile.load().unwrap().unwrap())
+    };
+    let before = keys(old);
+    for (id, value) in [("name_en", "CHAN, Tai Man"), ("mobile", "+85291234567")] {
+        before
+            .set(
+                &db.db,
+                "c-1",
+                field(id).unwrap(),
+                &Value::Text(value.into()),
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    let reseal = || {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("GATEWAY_DATABASE__URL", &db.config.database.url)
+            .env("GATEWAY_PROFILE__ENCRYPTION_KEYS", format!("{new},{old}"))
+            .args(["profile", "reseal"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(reseal().contains("resealed 2 profile values"));
+    assert!(
+        reseal().contains("resealed 0 profile values"),
+        "nothing left"
+    );
+    let rows = raw_sealed(&db.db).await;
+    assert!(rows.iter().all(|r| r.starts_with("v1.new.")), "{rows:?}");
+    // The old key can go.
+    let after = keys(new).load(&db.db, "c-1").await.unwrap();
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0].value, Value::Text("CHAN, Tai Man".into()));
+    db.finish().await;
+}
