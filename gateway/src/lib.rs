@@ -6,6 +6,7 @@
 //! [`http::app`] gives the router for `oneshot` tests, [`server::serve`]
 //! serves it on a listener.
 
+pub mod api_keys;
 pub mod audit;
 pub mod cert_cmd;
 pub mod cli;

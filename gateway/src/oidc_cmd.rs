@@ -44,6 +44,20 @@ pub enum ClientCommand {
         /// The client_id.
         client_id: String,
     },
+    /// Make an API key for the department's /v1 calls; it is printed once
+    /// and only its hash is kept.
+    ApiKey {
+        /// The client_id.
+        client_id: String,
+        /// Sandboxes only (test) or real providers (live).
+        #[arg(long, value_enum, default_value = "test")]
+        mode: crate::api_keys::Mode,
+    },
+    /// Revoke an API key by its id (the 16 hex digits after gw_MODE_).
+    RevokeKey {
+        /// The key id.
+        key_id: String,
+    },
 }
 
 /// Options of `client add`. Exactly one of --jwks-file, --jwks-uri, --secret.
@@ -145,6 +159,22 @@ pub async fn client(config: Config, command: ClientCommand) -> Result<(), Failur
         }
         ClientCommand::Disable { client_id } => set_enabled(&db, &client_id, false).await,
         ClientCommand::Enable { client_id } => set_enabled(&db, &client_id, true).await,
+        ClientCommand::ApiKey { client_id, mode } => api_key(&db, &client_id, mode, now).await,
+        ClientCommand::RevokeKey { key_id } => {
+            if db
+                .revoke_api_key(&key_id, now)
+                .await
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+            {
+                println!("API key {key_id} revoked");
+                Ok(())
+            } else {
+                Err(Failure::Input(format!(
+                    "no live API key {}",
+                    key_id.chars().take(32).collect::<String>()
+                )))
+            }
+        }
     };
     db.close().await;
     result
@@ -258,4 +288,29 @@ pub async fn keys_command(config: Config, command: KeysCommand) -> Result<(), Fa
             Ok(())
         }
     }
+}
+
+async fn api_key(
+    db: &Db,
+    client_id: &str,
+    mode: crate::api_keys::Mode,
+    now: time::OffsetDateTime,
+) -> Result<(), Failure> {
+    match db.get_client(client_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(Failure::Input(format!("no department {client_id}"))),
+        Err(e) => return Err(Failure::Runtime(e.to_string())),
+    }
+    let (key, stored) = crate::api_keys::generate(client_id, mode, now)
+        .ok_or_else(|| Failure::Runtime("random generator failure".to_owned()))?;
+    db.insert_api_key(&stored)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!("{key}");
+    eprintln!(
+        "API key {} ({}) for {client_id}: shown once, only its hash is kept",
+        stored.key_id,
+        mode.as_str()
+    );
+    Ok(())
 }

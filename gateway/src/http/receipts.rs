@@ -6,9 +6,9 @@
 //!
 //! - `GET /account/consents/{id}/receipt`: the signed-in citizen's own
 //!   grant, as a download;
-//! - `GET /v1/consents/{id}/receipt`: for the department, with an access
-//!   token it was issued (`Authorization: Bearer` or `DPoP`); only its own
-//!   grants.
+//! - `GET /v1/consents/{id}/receipt`: for the department, with one of its
+//!   API keys (`Authorization: Bearer gw_…`) or an access token it was
+//!   issued (`Bearer` or `DPoP`); only its own grants.
 
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -103,17 +103,54 @@ pub async fn for_department(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let path = format!("/v1/consents/{id}/receipt");
-    let access = match super::flow::access_grant(&state, &headers, "GET", &path).await? {
-        Ok(access) => access,
-        Err(refusal) => return Ok(refusal),
+    let client_id = match department_key(&state, &headers).await? {
+        Some(department) => department.client_id,
+        None => {
+            let path = format!("/v1/consents/{id}/receipt");
+            match super::flow::access_grant(&state, &headers, "GET", &path).await? {
+                Ok(access) => access.client_id,
+                Err(refusal) => return Ok(refusal),
+            }
+        }
     };
     let grant = state
         .db()
-        .grant_for_client(&access.client_id, &id)
+        .grant_for_client(&client_id, &id)
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(not_found)?;
     let body = receipt(&state, &grant).await?;
     Ok(jwt(body, None))
+}
+
+/// The department of an API key on the request (`Authorization: Bearer
+/// gw_…`), `None` when the credential is not an API key; a bad key is
+/// `401`.
+pub async fn department_key(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<crate::api_keys::Department>, ApiError> {
+    let Some(credential) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, c)| c.trim())
+        .filter(|c| crate::api_keys::is_api_key(c))
+    else {
+        return Ok(None);
+    };
+    match crate::api_keys::authenticate(state.db(), credential).await {
+        Ok(department) => Ok(Some(department)),
+        Err(crate::api_keys::KeyError::Store(e)) => Err(ApiError::unavailable(e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "unknown, revoked or wrong API key",
+        )
+        .with_header(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        )),
+    }
 }

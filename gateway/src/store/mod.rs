@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
 
+pub mod api_keys;
 pub mod audit;
 pub mod card;
 pub mod clients;

@@ -442,6 +442,56 @@ fn tls_files_are_checked_before_the_database() {
 }
 
 #[test]
+fn api_keys_are_shown_once_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = |args: &[&str]| {
+        let mut command = gateway(dir.path());
+        command
+            .args(args)
+            .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+        run(command)
+    };
+    let added = cmd(&[
+        "client",
+        "add",
+        "--name",
+        "Lands Department",
+        "--redirect-uri",
+        "https://lands.gov.hk/cb",
+        "--secret",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let client_id = String::from_utf8_lossy(&added.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: ").map(str::to_owned))
+        .expect("the client id is printed");
+    let made = cmd(&["client", "api-key", client_id.trim(), "--mode", "live"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    assert!(key.starts_with("gw_live_"), "{key}");
+    let key_id = &key["gw_live_".len().."gw_live_".len() + 16];
+    assert!(String::from_utf8_lossy(&made.stderr).contains(key_id));
+    assert!(
+        !String::from_utf8_lossy(&made.stderr).contains(&key),
+        "shown once, on stdout"
+    );
+    let unknown = cmd(&["client", "api-key", "no-such-client"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let revoked = cmd(&["client", "revoke-key", key_id]);
+    assert!(revoked.status.success());
+    let again = cmd(&["client", "revoke-key", key_id]);
+    assert_eq!(again.status.code(), Some(2), "already revoked");
+}
+
+#[test]
 fn clients_are_registered_listed_and_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let env = ("GATEWAY_DATABASE__URL", "sqlite://gw.db");

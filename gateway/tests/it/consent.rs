@@ -495,6 +495,55 @@ mod flow {
         crate::audit::sql(s.state.db(), &expire(4_102_444_800)).await;
         assert_eq!(userinfo(&s, &first).await["email"], "tai.man@example.hk");
 
+        // With the department's API key instead of an access token; a
+        // wrong, revoked or foreign key gets nothing.
+        let (key, stored) = gateway::api_keys::generate(
+            &dept.client_id,
+            gateway::api_keys::Mode::Test,
+            s.state.now(),
+        )
+        .unwrap();
+        s.state.db().insert_api_key(&stored).await.unwrap();
+        let with_key = |key: &str| {
+            Request::get(format!("/v1/consents/{grant_id}/receipt"))
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let by_key = send(&s.app, with_key(&key)).await;
+        assert_eq!(by_key.status(), StatusCode::OK);
+        verify_independently(&s, &text(by_key).await).await;
+        let mut wrong = key.clone();
+        wrong.pop();
+        wrong.push(if key.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(
+            send(&s.app, with_key(&wrong)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let (foreign_key, foreign) = gateway::api_keys::generate(
+            "another-dept",
+            gateway::api_keys::Mode::Test,
+            s.state.now(),
+        )
+        .unwrap();
+        s.state.db().insert_api_key(&foreign).await.unwrap();
+        assert_eq!(
+            send(&s.app, with_key(&foreign_key)).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "a key of no registered department"
+        );
+        assert!(
+            s.state
+                .db()
+                .revoke_api_key(&stored.key_id, s.state.now())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            send(&s.app, with_key(&key)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
         // The same request again: the grant is reused, no consent page.
         let request_uri = push(&s, &dept, "c-2", "openid eme.name eme.contact", &extra).await;
         let again = authorize(&s, &dept, &request_uri, &cookie).await;
