@@ -41,6 +41,25 @@ pub struct Config {
     pub signin: SigninConfig,
     /// The citizens' e-ME profiles.
     pub profile: ProfileConfig,
+    /// The departments' `/v1` API.
+    pub api: ApiConfig,
+}
+
+/// Settings of the departments' `/v1` API (`[api]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Requests one department may make per minute, over all its keys and
+    /// tokens; more get `429` with `Retry-After`.
+    pub requests_per_minute: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+        }
+    }
 }
 
 /// Settings of the e-ME profile (`[profile]`).
@@ -428,6 +447,10 @@ impl Config {
             (
                 "signin.account_attempts_per_hour",
                 u64::from(self.signin.account_attempts_per_hour),
+            ),
+            (
+                "api.requests_per_minute",
+                u64::from(self.api.requests_per_minute),
             ),
         ] {
             if value == 0 {

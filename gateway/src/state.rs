@@ -59,6 +59,7 @@ struct Inner {
     passkeys: Option<Passkeys>,
     signin_limiter: AddressLimiter,
     account_limiter: AccountLimiter,
+    api_limiter: AccountLimiter,
     cards: Option<CardVerifier>,
     profiles: Option<Profiles>,
     jwks_fetcher: JwksFetcher,
@@ -102,6 +103,7 @@ impl AppState {
         .ok();
         let signin_limiter = AddressLimiter::per_minute(config.signin.attempts_per_minute);
         let account_limiter = AccountLimiter::per_hour(config.signin.account_attempts_per_hour);
+        let api_limiter = AccountLimiter::per_minute(config.api.requests_per_minute);
         // `run` checks the card settings before it starts serving; here a
         // bad setting only switches card sign-in off.
         let cards = config.signin.card.as_ref().and_then(|card| {
@@ -126,6 +128,7 @@ impl AppState {
                 passkeys,
                 signin_limiter,
                 account_limiter,
+                api_limiter,
                 cards,
                 profiles,
                 sessions,
@@ -158,6 +161,11 @@ impl AppState {
     /// The per-account limiter of sign-in attempts.
     pub fn account_limiter(&self) -> &AccountLimiter {
         &self.inner.account_limiter
+    }
+
+    /// The per-department limiter of `/v1` requests.
+    pub fn api_limiter(&self) -> &AccountLimiter {
+        &self.inner.api_limiter
     }
 
     /// The smart-ID-card validator (absent when card sign-in is not

@@ -99,3 +99,52 @@ pub async fn limit_signin(State(state): State<AppState>, request: Request, next:
         Err(wait) => too_many(wait),
     }
 }
+
+/// Middleware: refuses `/v1` requests over their department's limit. The
+/// department is the one the API key or access token belongs to; a
+/// request without a recognisable credential goes on (its handler answers
+/// `401`).
+pub async fn limit_department(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let credential = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, c)| c.trim().to_owned());
+    let department = match credential {
+        Some(c) if crate::api_keys::is_api_key(&c) => crate::api_keys::authenticate(state.db(), &c)
+            .await
+            .ok()
+            .map(|d| d.client_id),
+        Some(c) => {
+            use eid_core::oidc::grant::{GrantStore, handle_hash};
+            state
+                .db()
+                .get_access_token(&handle_hash(&c), state.now())
+                .await
+                .ok()
+                .flatten()
+                .map(|g| g.client_id)
+        }
+        None => None,
+    };
+    if let Some(client_id) = department
+        && let Err(wait) = state.api_limiter().check(&client_id)
+    {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many requests from this department; wait and try again",
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    next.run(request).await
+}

@@ -87,8 +87,12 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(ops::csp_report))
         .route("/jwks", get(oidc::jwks))
-        .route("/v1/consents/{id}/receipt", get(receipts::for_department))
-        .route("/v1/formfill", post(formfill::fill))
+        .merge(
+            Router::new()
+                .route("/v1/consents/{id}/receipt", get(receipts::for_department))
+                .route("/v1/formfill", post(formfill::fill))
+                .route_layer(from_fn_with_state(state.clone(), limit::limit_department)),
+        )
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

@@ -927,3 +927,69 @@ mod flow {
         s.db.finish().await;
     }
 }
+
+/// `/v1` requests are limited per department, over all its keys: the
+/// third within a minute gets 429 with Retry-After; another department is
+/// not affected.
+#[tokio::test]
+async fn v1_requests_are_limited_per_department() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use gateway::oidc::registry::{AuthChoice, Registration, register};
+    let db = crate::support::sqlite().await;
+    let mut config = db.config.clone();
+    config.api.requests_per_minute = 2;
+    let state = gateway::AppState::new(db.db.clone(), config);
+    let app = gateway::app(state.clone());
+    let mut keys = Vec::new();
+    for name in ["Lands Department", "Transport Department"] {
+        let registered = register(
+            state.db(),
+            Registration {
+                name: name.into(),
+                redirect_uris: vec!["https://lands.gov.hk/cb".into()],
+                post_logout_redirect_uris: vec![],
+                scopes: vec!["openid".into()],
+                auth: AuthChoice::Secret,
+                dpop_bound: false,
+            },
+            state.now(),
+        )
+        .await
+        .unwrap();
+        // Two keys for the first department: they share its limit.
+        for _ in 0..2 {
+            let (key, stored) = gateway::api_keys::generate(
+                &registered.client.client_id,
+                gateway::api_keys::Mode::Test,
+                state.now(),
+            )
+            .unwrap();
+            state.db().insert_api_key(&stored).await.unwrap();
+            keys.push(key);
+        }
+    }
+    let ask = |key: &str| {
+        Request::get("/v1/consents/none/receipt")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        crate::support::send(&app, ask(&keys[0])).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        crate::support::send(&app, ask(&keys[1])).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let limited = crate::support::send(&app, ask(&keys[0])).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        crate::support::send(&app, ask(&keys[2])).await.status(),
+        StatusCode::NOT_FOUND,
+        "another department has its own limit"
+    );
+    db.finish().await;
+}
