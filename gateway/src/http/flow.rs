@@ -708,6 +708,27 @@ pub async fn userinfo(
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
+    // The e-ME groups' scopes and the profile claims (released only with
+    // the citizen's consent).
+    let scopes: Vec<&str> = ["openid", "profile"]
+        .into_iter()
+        .chain(eid_core::profile::Group::ALL.iter().map(|g| g.scope()))
+        .collect();
+    let claims: Vec<&str> = [
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "sid",
+    ]
+    .into_iter()
+    .chain(eid_core::profile::FIELDS.iter().map(|f| f.claim))
+    .collect();
     let issuer = state.config().issuer();
     let endpoint = |path: &str| format!("{issuer}{path}");
     let algs = ["ES256", "EdDSA"];
@@ -735,8 +756,8 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
             "dpop_signing_alg_values_supported": algs,
             "authorization_response_iss_parameter_supported": true,
             "acr_values_supported": ACR_VALUES,
-            "scopes_supported": ["openid", "profile"],
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid"],
+            "scopes_supported": scopes,
+            "claims_supported": claims,
             "claims_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent"],
             "ui_locales_supported": UI_LOCALES,

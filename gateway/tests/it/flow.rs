@@ -619,6 +619,21 @@ async fn discovery_describes_the_fapi_provider(backend: Backend) {
             .unwrap()
             .contains(&json!("none"))
     );
+    // The e-ME scopes and profile claims are advertised.
+    let scopes = d["scopes_supported"].as_array().unwrap();
+    for scope in ["openid", "eme.name", "eme.contact", "eme.identity"] {
+        assert!(scopes.contains(&json!(scope)), "{scope}");
+    }
+    let claims = d["claims_supported"].as_array().unwrap();
+    for claim in [
+        "acr",
+        "name",
+        "name#zh-Hant-HK",
+        "hk_id_number",
+        "phone_number",
+    ] {
+        assert!(claims.contains(&json!(claim)), "{claim}");
+    }
     s.db.finish().await;
 }
 
