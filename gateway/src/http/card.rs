@@ -99,15 +99,10 @@ pub async fn complete(
     intent: Intent,
 ) -> Result<(HeaderValue, Outcome), ApiError> {
     if let Err(wait) = state.account_limiter().check(&card.key) {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "too many sign-in attempts; wait and try again",
-        );
-        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-            error = error.with_header(axum::http::header::RETRY_AFTER, value);
-        }
-        return Err(error);
+        return Err(super::limit::too_many_error(
+            wait,
+            super::limit::SIGN_IN_LIMITED,
+        ));
     }
     let db = state.db();
     let now = state.now();

@@ -47,7 +47,7 @@ fn query_params(
 }
 
 /// Appends query parameters to a registered redirect URI.
-fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
+pub(crate) fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -188,11 +188,7 @@ async fn park(
     request: &AuthorizationRequest,
 ) -> Result<(String, &'static str), ApiError> {
     let flow = random_handle()?;
-    let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
-        "zh-HK"
-    } else {
-        "en"
-    };
+    let lang = page_lang(request);
     let json = serde_json::to_string(request).map_err(ApiError::unavailable)?;
     let wait = seconds(state.config().signin.pending_authorization_secs);
     state
@@ -201,6 +197,16 @@ async fn park(
         .await
         .map_err(ApiError::unavailable)?;
     Ok((flow, lang))
+}
+
+/// The pages' language for a request: Chinese when the department's first
+/// `ui_locales` is `zh-HK`, else English.
+fn page_lang(request: &AuthorizationRequest) -> &'static str {
+    if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
+        "zh-HK"
+    } else {
+        "en"
+    }
 }
 
 fn see_other(location: &str) -> Result<Response, ApiError> {
@@ -284,11 +290,7 @@ pub async fn resume(
     if let crate::consent::Needed::Ask(_) =
         crate::consent::needed(&state, &request, &authentication.citizen_id).await?
     {
-        let lang = if request.ui_locales.first().map(String::as_str) == Some("zh-HK") {
-            "zh-HK"
-        } else {
-            "en"
-        };
+        let lang = page_lang(&request);
         return see_other(&format!("/consent?flow={flow}&lang={lang}"));
     }
     // Taken now: a second continue (another tab, a replay) finds nothing.

@@ -74,19 +74,22 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// The `429` answer, with `Retry-After: wait`.
-pub fn too_many(wait: u64) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_requests",
-        "too many sign-in attempts; wait and try again",
-    )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
+/// A `429 too_many_requests` with `message` and `Retry-After: wait`.
+pub fn too_many_error(wait: u64, message: &'static str) -> ApiError {
+    let error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+    match HeaderValue::from_str(&wait.to_string()) {
+        Ok(value) => error.with_header(header::RETRY_AFTER, value),
+        Err(_) => error,
     }
-    response
 }
+
+/// The `429` answer to sign-in attempts, with `Retry-After: wait`.
+pub fn too_many(wait: u64) -> Response {
+    too_many_error(wait, SIGN_IN_LIMITED).into_response()
+}
+
+/// What a limited sign-in attempt is told.
+pub const SIGN_IN_LIMITED: &str = "too many sign-in attempts; wait and try again";
 
 /// Middleware: refuses sign-in requests over the address's limit.
 pub async fn limit_signin(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -135,16 +138,11 @@ pub async fn limit_department(
     if let Some(client_id) = department
         && let Err(wait) = state.api_limiter().check(&client_id)
     {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+        return too_many_error(
+            wait,
             "too many requests from this department; wait and try again",
         )
         .into_response();
-        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
     }
     next.run(request).await
 }

@@ -15,7 +15,6 @@ use super::i18n::Messages;
 use super::language;
 use crate::http::error::ApiError;
 use crate::signin::passkeys::MAX_NAME_CHARS;
-use crate::signin::{csrf_ok, csrf_token};
 use crate::state::AppState;
 use crate::store::signin::Removal;
 
@@ -56,24 +55,6 @@ pub struct AccountQuery {
     pub card: Option<String>,
 }
 
-/// The signed-in citizen posting a form, if the form carries the session's
-/// CSRF token; otherwise 403 and nothing changes.
-async fn signed_in_with_token(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: &str,
-) -> Result<eid_core::oidc::grant::Authentication, ApiError> {
-    let tls = state.config().tls.is_some();
-    match state.sessions().current(headers).await {
-        Some(citizen) if csrf_ok(headers, tls, token) => Ok(citizen),
-        _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_or_session",
-            "sign in again and use the form on the account page",
-        )),
-    }
-}
-
 pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
@@ -88,11 +69,7 @@ pub async fn page(
     Query(query): Query<AccountQuery>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
-    let tls = state.config().tls.is_some();
-    let (Some(citizen), Some(csrf)) = (
-        state.sessions().current(&headers).await,
-        csrf_token(&headers, tls),
-    ) else {
+    let Some((citizen, csrf)) = super::signed_in_page(&state, &headers).await else {
         return Ok(see_other(&format!("/signin?lang={}", lang.tag())));
     };
     let m = lang.messages();
@@ -174,7 +151,7 @@ pub async fn change(
     Form(form): Form<PasskeyChange>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers).tag();
-    let citizen = signed_in_with_token(&state, &headers, &form.csrf).await?;
+    let citizen = super::signed_in_with_token(&state, &headers, &form.csrf, "account").await?;
     let db = state.db();
     let done = match form.action.as_str() {
         "rename" => {
@@ -224,7 +201,7 @@ pub async fn sign_out(
     Form(form): Form<SignOutForm>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers).tag();
-    let citizen = signed_in_with_token(&state, &headers, &form.csrf).await?;
+    let citizen = super::signed_in_with_token(&state, &headers, &form.csrf, "account").await?;
     if form.everywhere == "true" {
         state
             .db()

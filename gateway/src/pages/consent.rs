@@ -18,14 +18,13 @@ use eid_core::consent::{ConsentRequest, Grant};
 use eid_core::oidc::ClientStore;
 use eid_core::oidc::authz::AuthorizationRequest;
 use eid_core::oidc::grant::handle_hash;
-use eid_core::profile as eme;
 use serde::Deserialize;
 use time::Duration;
 
 use super::i18n::{Lang, Messages};
 use super::language;
 use crate::http::error::ApiError;
-use crate::signin::{csrf_ok, csrf_token, is_handle};
+use crate::signin::is_handle;
 use crate::state::AppState;
 
 /// How long a grant lives (reused until then unless revoked).
@@ -61,13 +60,6 @@ fn gone() -> ApiError {
         "flow_expired",
         "this request has expired or was finished; start again from the department's service",
     )
-}
-
-fn eme_lang(lang: Lang) -> eme::Lang {
-    match lang {
-        Lang::En => eme::Lang::En,
-        Lang::ZhHk => eme::Lang::ZhHk,
-    }
 }
 
 /// The waiting request of `flow` and the consent it asks for.
@@ -108,11 +100,7 @@ pub async fn page(
     let lang = language(query.lang.as_deref(), &headers);
     let flow = query.flow.unwrap_or_default();
     let (request, consent) = waiting(&state, &flow).await?;
-    let tls = state.config().tls.is_some();
-    let (Some(citizen), Some(csrf)) = (
-        state.sessions().current(&headers).await,
-        csrf_token(&headers, tls),
-    ) else {
+    let Some((citizen, csrf)) = super::signed_in_page(&state, &headers).await else {
         return Ok(super::account::see_other(&format!(
             "/signin?flow={flow}&lang={}",
             lang.tag()
@@ -132,7 +120,7 @@ pub async fn page(
         None => Vec::new(),
     };
     let m = lang.messages();
-    let el = eme_lang(lang);
+    let el = lang.eme();
     let fields = consent
         .fields
         .iter()
@@ -195,17 +183,7 @@ pub async fn decide(
         }
     };
     let (token, flow, decision) = (single("csrf")?, single("flow")?, single("decision")?);
-    let tls = state.config().tls.is_some();
-    let citizen = match state.sessions().current(&headers).await {
-        Some(citizen) if csrf_ok(&headers, tls, &token) => citizen,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_or_session",
-                "sign in again and use the form on the consent page",
-            ));
-        }
-    };
+    let citizen = super::signed_in_with_token(&state, &headers, &token, "consent").await?;
     let (request, consent) = waiting(&state, &flow).await?;
     match decision.as_str() {
         "approve" => {
@@ -270,23 +248,19 @@ pub async fn decide(
                 serde_json::json!({ "asked": consent.field_ids() }),
             )
             .await?;
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("error", "access_denied");
-            query.append_pair(
-                "error_description",
-                "the citizen declined to share these details",
-            );
+            let issuer = state.config().issuer();
+            let mut params = vec![
+                ("error", "access_denied"),
+                (
+                    "error_description",
+                    "the citizen declined to share these details",
+                ),
+            ];
             if let Some(s) = &request.state {
-                query.append_pair("state", s);
+                params.push(("state", s));
             }
-            query.append_pair("iss", &state.config().issuer());
-            let separator = if request.redirect_uri.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            let location = format!("{}{separator}{}", request.redirect_uri, query.finish());
-            Ok(super::account::see_other(&location))
+            params.push(("iss", &issuer));
+            Ok(crate::http::flow::redirect(&request.redirect_uri, &params))
         }
         _ => Err(ApiError::new(
             StatusCode::BAD_REQUEST,

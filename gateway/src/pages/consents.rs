@@ -9,14 +9,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use eid_core::oidc::ClientStore;
-use eid_core::profile::{self as eme, field};
+use eid_core::profile::field;
 use serde::Deserialize;
 use time::macros::format_description;
 
-use super::i18n::{Lang, Messages};
+use super::i18n::Messages;
 use super::{language, render};
 use crate::http::error::ApiError;
-use crate::signin::{csrf_ok, csrf_token};
 use crate::state::AppState;
 
 /// One grant as shown.
@@ -60,21 +59,14 @@ pub async fn page(
     Query(query): Query<ConsentsQuery>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
-    let tls = state.config().tls.is_some();
-    let (Some(citizen), Some(csrf)) = (
-        state.sessions().current(&headers).await,
-        csrf_token(&headers, tls),
-    ) else {
+    let Some((citizen, csrf)) = super::signed_in_page(&state, &headers).await else {
         return Ok(super::account::see_other(&format!(
             "/signin?lang={}",
             lang.tag()
         )));
     };
     let m = lang.messages();
-    let el = match lang {
-        Lang::En => eme::Lang::En,
-        Lang::ZhHk => eme::Lang::ZhHk,
-    };
+    let el = lang.eme();
     let date = format_description!("[year]-[month]-[day]");
     let now = state.now();
     let mut grants = Vec::new();
@@ -144,17 +136,7 @@ pub async fn revoke(
     Form(form): Form<Revoke>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
-    let tls = state.config().tls.is_some();
-    let citizen = match state.sessions().current(&headers).await {
-        Some(citizen) if csrf_ok(&headers, tls, &form.csrf) => citizen,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_or_session",
-                "sign in again and use the form on the consents page",
-            ));
-        }
-    };
+    let citizen = super::signed_in_with_token(&state, &headers, &form.csrf, "consents").await?;
     // Only the citizen's own live grant; anything else changes nothing.
     let client_id = state
         .db()

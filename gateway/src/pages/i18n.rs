@@ -38,6 +38,14 @@ impl Lang {
         }
     }
 
+    /// The same language for the e-ME profile's labels and previews.
+    pub fn eme(self) -> eid_core::profile::Lang {
+        match self {
+            Lang::En => eid_core::profile::Lang::En,
+            Lang::ZhHk => eid_core::profile::Lang::ZhHk,
+        }
+    }
+
     /// The other language (for the switch).
     pub fn other(self) -> Lang {
         match self {

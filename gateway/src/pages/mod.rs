@@ -243,6 +243,37 @@ pub async fn sign_in(
     )
 }
 
+/// The signed-in citizen and their session's CSRF token, for a page that
+/// shows forms; `None` when nobody is signed in.
+pub(crate) async fn signed_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<(eid_core::oidc::grant::Authentication, String)> {
+    let tls = state.config().tls.is_some();
+    let citizen = state.sessions().current(headers).await?;
+    let csrf = crate::signin::csrf_token(headers, tls)?;
+    Some((citizen, csrf))
+}
+
+/// The signed-in citizen posting a form from `page`, if the form carries
+/// the session's CSRF token; otherwise 403 and nothing changes.
+pub(crate) async fn signed_in_with_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    page: &str,
+) -> Result<eid_core::oidc::grant::Authentication, ApiError> {
+    let tls = state.config().tls.is_some();
+    match state.sessions().current(headers).await {
+        Some(citizen) if crate::signin::csrf_ok(headers, tls, token) => Ok(citizen),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_or_session",
+            format!("sign in again and use the form on the {page} page"),
+        )),
+    }
+}
+
 /// Today's date in Hong Kong (UTC+8, no daylight saving), which bounds
 /// dates citizens give.
 pub fn hong_kong_today(now: time::OffsetDateTime) -> time::Date {

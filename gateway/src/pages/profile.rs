@@ -14,14 +14,14 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eid_core::profile::{self as eme, DISTRICTS, FIELDS, FieldSpec, Group, Input, Kind, Value};
+use eid_core::profile::{DISTRICTS, FIELDS, FieldSpec, Group, Input, Kind, Value};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Messages};
 use super::{language, render};
 use crate::http::error::ApiError;
 use crate::profile::Entry;
-use crate::signin::{csrf_ok, csrf_token};
+use crate::signin::csrf_token;
 use crate::state::AppState;
 
 /// The six parts of an address input, with their form-name suffixes.
@@ -81,13 +81,6 @@ struct ProfilePage<'a> {
     groups: Vec<GroupView>,
 }
 
-fn eme_lang(lang: Lang) -> eme::Lang {
-    match lang {
-        Lang::En => eme::Lang::En,
-        Lang::ZhHk => eme::Lang::ZhHk,
-    }
-}
-
 fn options(
     list: &'static [(&'static str, &'static str, &'static str)],
     lang: Lang,
@@ -133,7 +126,7 @@ fn views(
     errors: &HashMap<&'static str, &'static str>,
 ) -> Vec<GroupView> {
     let m = lang.messages();
-    let el = eme_lang(lang);
+    let el = lang.eme();
     Group::ALL
         .into_iter()
         .map(|group| GroupView {
@@ -157,7 +150,7 @@ fn field_view(
     typed: Option<&HashMap<String, String>>,
     errors: &HashMap<&'static str, &'static str>,
 ) -> FieldView {
-    let el = eme_lang(lang);
+    let el = lang.eme();
     let name = |suffix: Option<&str>| match suffix {
         Some(part) => format!("f.{}.{part}", spec.id),
         None => format!("f.{}", spec.id),
@@ -263,11 +256,7 @@ pub async fn page(
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
     let profiles = state.profiles().ok_or_else(unavailable)?;
-    let tls = state.config().tls.is_some();
-    let (Some(citizen), Some(csrf)) = (
-        state.sessions().current(&headers).await,
-        csrf_token(&headers, tls),
-    ) else {
+    let Some((citizen, csrf)) = super::signed_in_page(&state, &headers).await else {
         return Ok(super::account::see_other(&format!(
             "/signin?lang={}",
             lang.tag()
@@ -315,23 +304,13 @@ pub async fn save(
         }
     }
     let token = form.get("csrf").cloned().unwrap_or_default();
-    let tls = state.config().tls.is_some();
-    let citizen = match state.sessions().current(&headers).await {
-        Some(citizen) if csrf_ok(&headers, tls, &token) => citizen,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_or_session",
-                "sign in again and use the form on the profile page",
-            ));
-        }
-    };
+    let citizen = super::signed_in_with_token(&state, &headers, &token, "profile").await?;
     let entries = profiles
         .load(state.db(), &citizen.citizen_id)
         .await
         .map_err(ApiError::unavailable)?;
     let today = crate::pages::hong_kong_today(state.now());
-    let el = eme_lang(lang);
+    let el = lang.eme();
     // Check everything first; store only when all of it is accepted.
     let mut errors: HashMap<&'static str, &'static str> = HashMap::new();
     let mut changes: Vec<(&'static FieldSpec, Option<Value>)> = Vec::new();
@@ -390,7 +369,7 @@ pub async fn save(
         }
     }
     if !errors.is_empty() {
-        let csrf = csrf_token(&headers, tls).unwrap_or_default();
+        let csrf = csrf_token(&headers, state.config().tls.is_some()).unwrap_or_default();
         let m = lang.messages();
         let mut response = render(&ProfilePage {
             m,

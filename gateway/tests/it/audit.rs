@@ -4,8 +4,6 @@
 //! a deleted and a reordered entry, and `audit export` gives one
 //! department's slice.
 
-use std::process::Command;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use eid_core::Secret;
@@ -53,12 +51,10 @@ async fn sign_in_and_profile_changes_are_recorded_without_personal_data() {
         .await,
     )
     .await;
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    let csrf = page[start..].split('"').next().unwrap();
+    let csrf = crate::support::csrf_of(&page);
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
-            ("csrf", csrf),
+            ("csrf", csrf.as_str()),
             ("f.name_en", "CHAN, Tai Man"),
             ("f.hkid", "A123456(3)"),
         ])
@@ -146,9 +142,7 @@ async fn concurrent_appends_stay_one_chain_on_postgres() {
 /// `gateway audit verify` on a copy of a trail: its exit code and output.
 fn verify_cli(url: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
+    let output = crate::support::gateway_command(dir.path())
         .env("GATEWAY_DATABASE__URL", url)
         .args(["audit", "verify"])
         .output()
@@ -278,9 +272,7 @@ async fn audit_verify_names_the_first_broken_entry() {
     // Export: one department's slice, as JSON lines with hashes.
     let (db, url) = six_entries().await;
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
+    let output = crate::support::gateway_command(dir.path())
         .env("GATEWAY_DATABASE__URL", &url)
         .args(["audit", "export", "--client", "dept-a"])
         .output()

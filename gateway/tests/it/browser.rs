@@ -461,21 +461,14 @@ impl Demo {
     /// waits for its "listening" line.
     async fn start(dir: &std::path::Path, port: u16, config: &std::path::Path) -> Demo {
         use tokio::io::AsyncBufReadExt;
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+        let mut command = tokio::process::Command::from(crate::support::gateway_command(dir));
         command
-            .current_dir(dir)
-            .env_remove("RUST_LOG")
             .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--data-dir", "demo-data", "--config"])
             .arg(config)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("GATEWAY_") {
-                command.env_remove(key);
-            }
-        }
         let mut child = command.spawn().unwrap();
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let base = tokio::time::timeout(Duration::from_secs(30), async {

@@ -1002,18 +1002,11 @@ async fn serve_runs_the_card_listener_next_to_the_main_one() {
         issuer.card_config().trust_anchors[0]
     );
     std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+    let mut command = tokio::process::Command::from(crate::support::gateway_command(dir.path()));
     command
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
         .args(["serve", "--config", "gateway.toml"])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GATEWAY_") {
-            command.env_remove(key);
-        }
-    }
     let mut child = command.spawn().unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     tokio::time::timeout(Duration::from_secs(30), async {

@@ -7,18 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gateway");
-
 /// A command with a clean `GATEWAY_*` environment, run in `dir`.
 fn gateway(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.current_dir(dir).env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GATEWAY_") {
-            command.env_remove(key);
-        }
-    }
-    command
+    crate::support::gateway_command(dir)
 }
 
 /// Runs to completion (with a time limit) and returns the output.

@@ -120,7 +120,7 @@ mod flow {
 
     use crate::flow::{Backend, Setup, VERIFIER, param, setup_db_sessions_with, token_request};
     use crate::par::{Dept, assertion, base_params, form, keypair, post};
-    use crate::support::{json as body_json, send, text};
+    use crate::support::{csrf_of, json as body_json, send, text};
 
     const ORIGIN: &str = "http://localhost:8080";
     const PURPOSE: &str = "To process your application for a licence";
@@ -195,12 +195,6 @@ mod flow {
             ])
         );
         location(&send(&s.app, get(&uri, cookie)).await)
-    }
-
-    fn csrf_of(html: &str) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = html.find(marker).unwrap() + marker.len();
-        html[start..].split('"').next().unwrap().to_owned()
     }
 
     async fn decide(

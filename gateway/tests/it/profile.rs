@@ -10,7 +10,7 @@ use eid_core::profile::{Value, field};
 use gateway::AppState;
 
 use crate::passkeys::register;
-use crate::support::{TestDb, send, text};
+use crate::support::{TestDb, csrf_of, send, text};
 
 const ORIGIN: &str = "http://localhost:8080";
 const KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -44,11 +44,6 @@ fn post_form(cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
 
 async fn raw_sealed(db: &gateway::Db) -> Vec<String> {
@@ -381,9 +376,7 @@ async fn values_are_resealed_under_a_new_key() {
     }
     let reseal = || {
         let dir = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
+        let output = crate::support::gateway_command(dir.path())
             .env("GATEWAY_DATABASE__URL", &db.config.database.url)
             .env("GATEWAY_PROFILE__ENCRYPTION_KEYS", format!("{new},{old}"))
             .args(["profile", "reseal"])

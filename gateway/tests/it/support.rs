@@ -117,3 +117,27 @@ pub async fn text(response: Response<Body>) -> String {
 pub fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
 }
+
+/// The `gateway` binary as a command run in `dir`, with a clean
+/// environment: no `RUST_LOG` and no `GATEWAY_*` setting of the test run.
+pub fn gateway_command(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"));
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GATEWAY_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// The CSRF token in a page's form.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
