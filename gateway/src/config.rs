@@ -43,6 +43,171 @@ pub struct Config {
     pub profile: ProfileConfig,
     /// The departments' `/v1` API.
     pub api: ApiConfig,
+    /// Bills, payment providers and webhooks.
+    pub payments: PaymentsConfig,
+}
+
+/// Settings of payments (`[payments]`): attempt lifetime, webhook delivery,
+/// and the providers of each method. A method without a provider is not
+/// offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// An attempt not paid this long after it started expires (the FPS
+    /// code carries this expiry too).
+    pub attempt_lifetime_secs: u64,
+    /// Webhooks are retried, with exponential backoff and jitter, for this
+    /// long; then marked failed (visible to the department, redeliverable).
+    pub webhook_retry_hours: u64,
+    /// Time limit of one webhook delivery.
+    pub webhook_timeout_secs: u64,
+    /// How often the background worker looks for due webhooks and overdue
+    /// attempts.
+    pub worker_interval_ms: u64,
+    /// FPS through a collecting bank.
+    pub fps: Option<FpsSettings>,
+    /// PPS web payment.
+    pub pps: Option<PpsSettings>,
+    /// Cards through Stripe's PaymentIntents API.
+    pub card: Option<StripeSettings>,
+    /// E-wallets through Stripe.
+    pub ewallet: Option<StripeSettings>,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            attempt_lifetime_secs: 15 * 60,
+            webhook_retry_hours: 72,
+            webhook_timeout_secs: 10,
+            worker_interval_ms: 1000,
+            fps: None,
+            pps: None,
+            card: None,
+            ewallet: None,
+        }
+    }
+}
+
+/// What a provider charges the department per payment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeeSettings {
+    /// A fixed amount per payment, in cents.
+    pub fixed_cents: u64,
+    /// A share of the amount, in hundredths of a percent (basis points).
+    pub basis_points: u32,
+}
+
+/// An FPS provider (`[payments.fps]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FpsSettings {
+    /// The provider id on attempts.
+    #[serde(default = "fps_provider_id")]
+    pub provider_id: String,
+    /// The collection account's FPS proxy, e.g. `{ fps_id = "1234567" }`.
+    pub proxy: payment_core::fps::Proxy,
+    /// The collecting bank's clearing code (3 digits).
+    #[serde(default)]
+    pub clearing_code: Option<String>,
+    /// Shown in the banking app (at most 25 characters).
+    pub merchant_name: String,
+    /// At most 15 characters.
+    #[serde(default = "hong_kong")]
+    pub merchant_city: String,
+    /// Merchant category code (9399: government services).
+    #[serde(default = "government_category")]
+    pub merchant_category: String,
+    /// The bank's Ed25519 public keys, base64, newest first.
+    #[serde(default)]
+    pub bank_public_keys: Vec<String>,
+    /// Runs the built-in sandbox bank, whose key comes from this base64
+    /// seed (32 bytes); its public key is then trusted too. For test and
+    /// demo installations only.
+    #[serde(default)]
+    pub sandbox_seed: Option<Secret<String>>,
+    /// Accepted notification age, seconds.
+    #[serde(default = "five_minutes")]
+    pub tolerance_secs: i64,
+    /// Its fee.
+    #[serde(default)]
+    pub fee: FeeSettings,
+}
+
+/// A PPS provider (`[payments.pps]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpsSettings {
+    /// The provider id on attempts.
+    #[serde(default = "pps_provider_id")]
+    pub provider_id: String,
+    /// PPS's web payment page; with `sandbox`, leave it unset (the gateway
+    /// serves the sandbox at `/sandbox/pps`).
+    #[serde(default)]
+    pub pay_url: Option<String>,
+    /// The merchant (biller) code.
+    pub merchant_code: String,
+    /// The MAC key shared with PPS, base64 (at least 32 bytes).
+    pub key: Secret<String>,
+    /// Serve the built-in PPS sandbox page.
+    #[serde(default)]
+    pub sandbox: bool,
+    /// Accepted result age, seconds.
+    #[serde(default = "five_minutes")]
+    pub tolerance_secs: i64,
+    /// Its fee.
+    #[serde(default)]
+    pub fee: FeeSettings,
+}
+
+/// A Stripe account (or the localstripe emulator) (`[payments.card]`,
+/// `[payments.ewallet]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The provider id on attempts.
+    pub provider_id: String,
+    /// `https://api.stripe.com`, or the emulator's address.
+    pub api_base: String,
+    /// The secret API key.
+    pub secret_key: Secret<String>,
+    /// The publishable key, for the pay page's Stripe.js.
+    pub publishable_key: String,
+    /// Where the pay page loads Stripe.js from.
+    #[serde(default = "stripe_js")]
+    pub js_url: String,
+    /// Webhook signing secrets, newest first.
+    #[serde(default)]
+    pub webhook_secrets: Vec<Secret<String>>,
+    /// Time limit of one API call.
+    #[serde(default = "ten_seconds")]
+    pub timeout_secs: u64,
+    /// Its fee.
+    #[serde(default)]
+    pub fee: FeeSettings,
+}
+
+fn fps_provider_id() -> String {
+    "fps".into()
+}
+fn pps_provider_id() -> String {
+    "pps".into()
+}
+fn hong_kong() -> String {
+    "Hong Kong".into()
+}
+fn government_category() -> String {
+    "9399".into()
+}
+fn five_minutes() -> i64 {
+    300
+}
+fn ten_seconds() -> u64 {
+    10
+}
+fn stripe_js() -> String {
+    "https://js.stripe.com/v3/".into()
 }
 
 /// Settings of the departments' `/v1` API (`[api]`).

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod oidc_cmd;
 pub mod pages;
+pub mod payments;
 pub mod profile;
 pub mod qr_cmd;
 pub mod revocation;

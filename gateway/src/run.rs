@@ -212,6 +212,7 @@ fn load_tls(config: &Config) -> Result<Tls, Failure> {
         .map(server::load_tls)
         .transpose()
         .map_err(|e| config_error(&e))?;
+    crate::payments::Payments::from_config(config).map_err(|e| config_error(&e))?;
     let mut card = None;
     if let Some(settings) = &config.signin.card {
         let verifier = crate::signin::card::CardVerifier::from_config(
@@ -243,6 +244,7 @@ async fn serve(config: Config, tls: Tls, db: Db, banner: Option<Banner>) -> Resu
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let state = AppState::new(db.clone(), config);
     let maintenance = tokio::spawn(maintenance(state.clone()));
+    let payments_worker = tokio::spawn(crate::payments::worker(state.clone()));
 
     // One shutdown signal stops every listener.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -284,6 +286,7 @@ async fn serve(config: Config, tls: Tls, db: Db, banner: Option<Banner>) -> Resu
         let _ = card_server.await;
     }
     maintenance.abort();
+    payments_worker.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::limit::{AccountLimiter, AddressLimiter};
 use crate::metrics::Metrics;
 use crate::oidc::jwks_fetch::JwksFetcher;
+use crate::payments::Payments;
 use crate::profile::Profiles;
 use crate::signin::card::CardVerifier;
 use crate::signin::passkeys::Passkeys;
@@ -62,6 +63,7 @@ struct Inner {
     api_limiter: AccountLimiter,
     cards: Option<CardVerifier>,
     profiles: Option<Profiles>,
+    payments: Option<Payments>,
     jwks_fetcher: JwksFetcher,
 }
 
@@ -119,6 +121,10 @@ impl AppState {
             }
             None => None,
         };
+        // `run` checks the payment settings before it starts serving.
+        let payments = Payments::from_config(&config)
+            .map_err(|e| tracing::error!(error = %e, "payments unavailable"))
+            .ok();
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -131,6 +137,7 @@ impl AppState {
                 api_limiter,
                 cards,
                 profiles,
+                payments,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
             }),
@@ -177,6 +184,11 @@ impl AppState {
     /// The e-ME profiles (absent without `profile.encryption_keys`).
     pub fn profiles(&self) -> Option<&Profiles> {
         self.inner.profiles.as_ref()
+    }
+
+    /// Payments (`None` when the `[payments]` settings are wrong).
+    pub fn payments(&self) -> Option<&Payments> {
+        self.inner.payments.as_ref()
     }
 
     /// The database.

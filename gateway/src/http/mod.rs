@@ -27,6 +27,7 @@ pub mod headers;
 pub mod limit;
 pub mod oidc;
 pub mod ops;
+pub mod payments;
 pub mod receipts;
 pub mod request_id;
 pub mod signin;
@@ -91,8 +92,24 @@ pub fn app(state: AppState) -> Router {
             Router::new()
                 .route("/v1/consents/{id}/receipt", get(receipts::for_department))
                 .route("/v1/formfill", post(formfill::fill))
+                .route(
+                    "/v1/bills",
+                    post(payments::create_bill).get(payments::list_bills),
+                )
+                .route("/v1/bills/{id}", get(payments::get_bill))
+                .route("/v1/bills/{id}/cancel", post(payments::cancel_bill))
+                .route("/v1/payments/{id}", get(payments::get_payment))
+                .route("/v1/payments/{id}/refunds", post(payments::create_refund))
+                .route("/v1/refunds/{id}", get(payments::get_refund))
+                .route("/v1/reports/daily", get(payments::daily_report))
+                .route("/v1/webhooks/events", get(payments::list_events))
+                .route(
+                    "/v1/webhooks/events/{id}/redeliver",
+                    post(payments::redeliver),
+                )
                 .route_layer(from_fn_with_state(state.clone(), limit::limit_department)),
         )
+        .route("/callbacks/{provider}", post(payments::callback))
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod meta;
 pub mod par;
+pub mod payments;
 pub mod profile;
 pub mod replay;
 pub mod signin;

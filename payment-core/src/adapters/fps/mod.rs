@@ -41,6 +41,23 @@ pub trait CollectingBank: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<RefundOutcome, ProviderError>>;
 }
 
+/// A shared bank (the gateway keeps the sandbox bank to drive it).
+impl<B: CollectingBank + ?Sized> CollectingBank for std::sync::Arc<B> {
+    fn enquire<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<StatusReport, ProviderError>> {
+        (**self).enquire(reference)
+    }
+
+    fn refund<'a>(
+        &'a self,
+        request: &'a RefundRequest,
+    ) -> BoxFuture<'a, Result<RefundOutcome, ProviderError>> {
+        (**self).refund(request)
+    }
+}
+
 /// An FPS provider's settings.
 #[derive(Debug, Clone)]
 pub struct FpsConfig {
