@@ -121,8 +121,13 @@ pub enum BillError {
     },
 }
 
-/// A bill as the department asks for it; [`Bill::new`] checks it.
+// Dates travel as `YYYY-MM-DD`.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+/// A bill as the department asks for it; [`Bill::new`] checks it. Unknown
+/// fields are refused (a misspelt field would otherwise be lost quietly).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BillRequest {
     /// The department's own reference (shown to the citizen, unique per
     /// department).
@@ -131,7 +136,8 @@ pub struct BillRequest {
     pub amount: Money,
     /// What it is for.
     pub description: Bilingual,
-    /// The last day to pay (Hong Kong date).
+    /// The last day to pay (Hong Kong date, `YYYY-MM-DD`).
+    #[serde(with = "iso_date")]
     pub due_date: Date,
     /// How it may be paid.
     pub methods: Vec<Method>,
@@ -154,6 +160,7 @@ pub struct Bill {
     /// What it is for.
     pub description: Bilingual,
     /// The last day to pay.
+    #[serde(with = "iso_date")]
     pub due_date: Date,
     /// How it may be paid, without duplicates, in [`Method::ALL`] order.
     pub methods: Vec<Method>,

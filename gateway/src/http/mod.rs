@@ -110,6 +110,7 @@ pub fn app(state: AppState) -> Router {
                 .route_layer(from_fn_with_state(state.clone(), limit::limit_department)),
         )
         .route("/callbacks/{provider}", post(payments::callback))
+        .route("/pay/return/{payment}", post(payments::provider_return))
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

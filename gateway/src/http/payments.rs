@@ -750,3 +750,39 @@ pub async fn callback(
     };
     Ok(Json(json!({ "received": true, "outcome": outcome })).into_response())
 }
+
+/// `POST /pay/return/{payment}`: the citizen's browser comes back from a
+/// provider's page with its signed result (PPS posts it as a form). The
+/// result is verified and recorded like any callback; the citizen then
+/// goes to the bill's pay page, which shows the outcome.
+pub async fn provider_return(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(payment_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let payments = payments(&state)?;
+    let attempt = if crate::payments::is_id(&payment_id, "pay_") {
+        state
+            .db()
+            .attempt(&payment_id)
+            .await
+            .map_err(ApiError::unavailable)?
+    } else {
+        None
+    }
+    .ok_or_else(|| pay_error(PayError::NotFound("payment")))?;
+    let (_, recorded) = payments
+        .notify(
+            state.db(),
+            &attempt.provider,
+            &header_pairs(&headers),
+            &body,
+            state.now(),
+        )
+        .await
+        .map_err(pay_error)?;
+    // The signed result names its payment; the citizen goes to its bill.
+    let bill_id = recorded.map_or(attempt.bill_id, |r| r.bill_id);
+    Ok(axum::response::Redirect::to(&format!("/pay/{bill_id}")).into_response())
+}

@@ -15,6 +15,7 @@ mod jwks_uri;
 mod oidc_client;
 mod par;
 mod passkeys;
+mod payments;
 mod profile;
 mod revocation;
 mod server;

@@ -1,0 +1,1138 @@
+//! Payments end to end on SQLite and PostgreSQL: bills through the `/v1`
+//! API with idempotency keys, paid by FPS (the sandbox bank) and PPS (the
+//! sandbox page), provider callbacks verified, one signed webhook per
+//! outcome (checked with the SDK's verifier), refunds, and a daily report
+//! that agrees with the ledger; duplicate notifications, expiry, webhook
+//! retries and hostile input.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use gateway::config::{FeeSettings, FpsSettings, PpsSettings};
+use gateway::payments::webhooks::Deliverer;
+use gateway::payments::{Recorded, work_once};
+use gateway::state::Clock;
+use gateway::store::payments::WebhookEndpoint;
+use gateway::{AppState, Config};
+use payment_core::adapters::NextStep;
+use payment_core::adapters::pps::sandbox::PpsOutcome;
+use payment_core::bill::Method;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::flow::Backend;
+use crate::support::{TestDb, json as body_json, send};
+
+const SECRET: &str = "whsec_department_test_secret_0123456789";
+
+#[derive(Debug)]
+struct TestClock(Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl TestClock {
+    fn advance(&self, secs: i64) {
+        *self.0.lock().unwrap() += time::Duration::seconds(secs);
+    }
+}
+
+/// A department's webhook endpoint on loopback that records what it gets
+/// and can be taken down.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(String, String, String)>>>,
+    down: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let me = self.clone();
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let me = me.clone();
+                    async move {
+                        if me.down.load(Ordering::SeqCst) {
+                            return StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        let h = |n: &str| {
+                            headers
+                                .get(n)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned()
+                        };
+                        me.got.lock().unwrap().push((
+                            h("gateway-event-id"),
+                            h("gateway-signature"),
+                            String::from_utf8(body.to_vec()).unwrap(),
+                        ));
+                        StatusCode::OK
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/hooks")
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, body)| serde_json::from_str(body).unwrap())
+            .collect()
+    }
+}
+
+struct Pay {
+    app: axum::Router,
+    state: AppState,
+    db: TestDb,
+    clock: Arc<TestClock>,
+    key: String,
+    client_id: String,
+    receiver: Receiver,
+    deliverer: Deliverer,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn payments_config(config: &mut Config) {
+    config.payments.fps = Some(FpsSettings {
+        provider_id: "fps".into(),
+        proxy: payment_core::fps::Proxy::FpsId("1234567".into()),
+        clearing_code: Some("004".into()),
+        merchant_name: "Lands Department".into(),
+        merchant_city: "Hong Kong".into(),
+        merchant_category: "9399".into(),
+        bank_public_keys: Vec::new(),
+        sandbox_seed: Some(eid_core::Secret::new(b64(&[7u8; 32]))),
+        tolerance_secs: 300,
+        fee: FeeSettings {
+            fixed_cents: 0,
+            basis_points: 50,
+        },
+    });
+    config.payments.pps = Some(PpsSettings {
+        provider_id: "pps".into(),
+        pay_url: None,
+        merchant_code: "9123".into(),
+        key: eid_core::Secret::new(b64(&[9u8; 32])),
+        sandbox: true,
+        tolerance_secs: 300,
+        fee: FeeSettings {
+            fixed_cents: 150,
+            basis_points: 0,
+        },
+    });
+}
+
+async fn setup(backend: Backend) -> Option<Pay> {
+    let db = match backend {
+        Backend::Sqlite => crate::support::sqlite().await,
+        Backend::Postgres => crate::support::postgres().await?,
+    };
+    let mut config = db.config.clone();
+    payments_config(&mut config);
+    // 2026-11-28 10:00 Hong Kong.
+    let clock = Arc::new(TestClock(Mutex::new(
+        time::macros::datetime!(2026-11-28 02:00 UTC),
+    )));
+    let state = AppState::with_clock(db.db.clone(), config, clock.clone());
+    assert!(state.payments().is_some(), "the payment settings are good");
+    let dept = crate::par::department(&state).await;
+    let (key, stored) =
+        gateway::api_keys::generate(&dept.client_id, gateway::api_keys::Mode::Test, state.now())
+            .unwrap();
+    state.db().insert_api_key(&stored).await.unwrap();
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    state
+        .db()
+        .set_webhook_endpoint(
+            &WebhookEndpoint {
+                client_id: dept.client_id.clone(),
+                url,
+                secrets: vec![SECRET.into()],
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    Some(Pay {
+        app: gateway::app(state.clone()),
+        state,
+        db,
+        clock,
+        key,
+        client_id: dept.client_id,
+        receiver,
+        deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72),
+    })
+}
+
+fn bill_body(reference: &str, amount: &str) -> Value {
+    json!({
+        "reference": reference,
+        "amount": amount,
+        "description": { "en": "Government rent", "zh": "地租" },
+        "due_date": "2026-12-31",
+        "methods": ["fps", "pps"],
+        "return_url": "https://lands.gov.hk/paid",
+        "metadata": { "account": "7788-1" },
+    })
+}
+
+impl Pay {
+    fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Request<Body> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key));
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
+        }
+        match body {
+            Some(b) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => builder.body(Body::empty()).unwrap(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let response = send(&self.app, self.request(method, uri, body, key)).await;
+        let status = response.status();
+        let text = crate::support::text(response).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn create(&self, reference: &str, amount: &str) -> Value {
+        let (status, bill) = self
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body(reference, amount)),
+                Some(reference),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{bill}");
+        bill
+    }
+
+    async fn bill_count(&self) -> usize {
+        let (status, list) = self.call("GET", "/v1/bills?limit=100", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        list["data"].as_array().unwrap().len()
+    }
+
+    async fn work(&self) -> gateway::payments::webhooks::Round {
+        work_once(&self.state, &self.deliverer).await
+    }
+
+    /// Starts an FPS attempt and has the sandbox bank's customer pay it.
+    async fn pay_by_fps(&self, bill_id: &str) -> String {
+        let payments = self.state.payments().unwrap();
+        let attempt = payments
+            .start(
+                self.state.db(),
+                bill_id,
+                Method::Fps,
+                None,
+                self.state.now(),
+            )
+            .await
+            .unwrap();
+        let NextStep::ShowQr { payload } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!("FPS shows a QR code")
+        };
+        payments
+            .fps_bank()
+            .unwrap()
+            .pay(&payload, self.state.now())
+            .unwrap();
+        attempt.id
+    }
+
+    async fn finish(self) {
+        self.db.finish().await;
+    }
+}
+
+fn verify(receiver: &Receiver, now: OffsetDateTime) {
+    for (id, signature, body) in receiver.got.lock().unwrap().iter() {
+        sdk::webhook::verify(
+            signature,
+            body.as_bytes(),
+            &[SECRET.as_bytes()],
+            now.unix_timestamp(),
+            300,
+        )
+        .unwrap_or_else(|e| panic!("webhook {id} does not verify: {e}"));
+        let parsed: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed["id"], *id);
+    }
+}
+
+mod end_to_end {
+    use super::*;
+
+    #[tokio::test]
+    async fn bills_are_paid_refunded_and_reported_on_sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn bills_are_paid_refunded_and_reported_on_postgres() {
+        run(Backend::Postgres).await;
+    }
+
+    async fn run(backend: Backend) {
+        let Some(p) = setup(backend).await else {
+            return;
+        };
+
+        // Create, with a replay and a reuse of the key.
+        let bill = p.create("RATES-2026-0001", "1234.50").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+        assert_eq!(bill["status"], "open");
+        assert_eq!(bill["amount"], "1234.50");
+        assert_eq!(bill["mode"], "test");
+        assert!(
+            bill["pay_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/pay/{bill_id}"))
+        );
+        let replay = send(
+            &p.app,
+            p.request(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body("RATES-2026-0001", "1234.50")),
+                Some("RATES-2026-0001"),
+            ),
+        )
+        .await;
+        assert_eq!(replay.status(), StatusCode::CREATED);
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+        assert_eq!(body_json(replay).await["id"], bill_id.as_str());
+        let (status, error) = p
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body("RATES-2026-0001", "99.00")),
+                Some("RATES-2026-0001"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error["error"], "idempotency_key_reused");
+        let (status, error) = p
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body("RATES-2026-0001", "1234.50")),
+                Some("another-key"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "one bill per reference");
+        assert_eq!(error["error"], "duplicate_reference");
+        assert_eq!(p.bill_count().await, 1);
+
+        // Pay by FPS: the bank's notification goes through the callback's
+        // verification; one signed webhook reaches the department.
+        let payment_id = p.pay_by_fps(&bill_id).await;
+        let round = p.work().await;
+        assert_eq!(round.delivered, 1);
+        let (_, paid) = p
+            .call("GET", &format!("/v1/bills/{bill_id}"), None, None)
+            .await;
+        assert_eq!(paid["status"], "paid");
+        assert_eq!(paid["amount_paid"], "1234.50");
+        assert_eq!(paid["payments"][0]["id"], payment_id.as_str());
+        assert_eq!(paid["payments"][0]["status"], "succeeded");
+        let events = p.receiver.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], "payment.succeeded");
+        assert_eq!(events[0]["data"]["payment"]["id"], payment_id.as_str());
+        assert_eq!(events[0]["data"]["bill"]["metadata"]["account"], "7788-1");
+        verify(&p.receiver, p.state.now());
+        // Nothing more to deliver.
+        assert_eq!(p.work().await, Default::default());
+
+        // Refunds: partial, replayed, too large, the rest, nothing left.
+        let refunds = format!("/v1/payments/{payment_id}/refunds");
+        let (status, first) = p
+            .call(
+                "POST",
+                &refunds,
+                Some(&json!({"amount": "200.00", "reason": "overcharged"})),
+                Some("r1"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        assert_eq!(first["status"], "succeeded");
+        let (_, again) = p
+            .call(
+                "POST",
+                &refunds,
+                Some(&json!({"amount": "200.00", "reason": "overcharged"})),
+                Some("r1"),
+            )
+            .await;
+        assert_eq!(
+            again["id"], first["id"],
+            "a replayed refund is the same refund"
+        );
+        let (status, error) = p
+            .call(
+                "POST",
+                &refunds,
+                Some(&json!({"amount": "1034.51"})),
+                Some("r2"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error["error"], "invalid_refund");
+        let (status, rest) = p.call("POST", &refunds, None, Some("r3")).await;
+        assert_eq!(status, StatusCode::CREATED, "{rest}");
+        assert_eq!(rest["amount"], "1034.50");
+        let (status, _) = p.call("POST", &refunds, None, Some("r4")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, payment) = p
+            .call("GET", &format!("/v1/payments/{payment_id}"), None, None)
+            .await;
+        assert_eq!(payment["amount_refunded"], "1234.50");
+        assert_eq!(payment["refunds"].as_array().unwrap().len(), 2);
+        let refund_id = first["id"].as_str().unwrap();
+        let (status, refund) = p
+            .call("GET", &format!("/v1/refunds/{refund_id}"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(refund["amount"], "200.00");
+
+        // A second bill, paid by PPS through the sandbox page and the
+        // citizen's browser.
+        p.clock.advance(60);
+        let second = p.create("RATES-2026-0002", "88.80").await;
+        let second_id = second["id"].as_str().unwrap();
+        let payments = p.state.payments().unwrap();
+        let attempt = payments
+            .start(p.state.db(), second_id, Method::Pps, None, p.state.now())
+            .await
+            .unwrap();
+        let NextStep::Redirect { url } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!("PPS redirects")
+        };
+        let (back, form) = payments
+            .pps_sandbox()
+            .unwrap()
+            .finish(&url, PpsOutcome::Approve, p.state.now())
+            .unwrap();
+        let path = back.split_once("://").unwrap().1;
+        let path = &path[path.find('/').unwrap()..];
+        assert_eq!(path, format!("/pay/return/{}", attempt.id));
+        let returned = send(
+            &p.app,
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.clone()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(returned.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            returned.headers()[header::LOCATION],
+            format!("/pay/{second_id}")
+        );
+        // The browser's back button sends it again: nothing changes.
+        let again = send(
+            &p.app,
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        p.work().await;
+        // Delivery order is not promised (at least once, each on its own).
+        let mut types: Vec<String> = p
+            .receiver
+            .events()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect();
+        types.sort();
+        assert_eq!(
+            types,
+            [
+                "payment.succeeded",
+                "payment.succeeded",
+                "refund.succeeded",
+                "refund.succeeded"
+            ]
+        );
+        verify(&p.receiver, p.state.now());
+
+        // The daily report agrees with the ledger, line by line.
+        let (status, report) = p
+            .call("GET", "/v1/reports/daily?date=2026-11-28", None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["methods"]["fps"]["collected"], "1234.50");
+        assert_eq!(report["methods"]["fps"]["refunded"], "1234.50");
+        assert_eq!(report["methods"]["fps"]["fees"], "6.17", "50 basis points");
+        assert_eq!(report["methods"]["fps"]["net"], "-6.17");
+        assert_eq!(report["methods"]["pps"]["collected"], "88.80");
+        assert_eq!(report["methods"]["pps"]["fees"], "1.50");
+        assert_eq!(report["total"]["payments"], 2);
+        let lines = p
+            .state
+            .db()
+            .ledger_of_day(&p.client_id, "2026-11-28")
+            .await
+            .unwrap();
+        let sum = |kind: &str, side: &str, account: &str| -> i64 {
+            lines
+                .iter()
+                .filter(|l| l.kind == kind && l.side == side && l.account.starts_with(account))
+                .map(|l| l.amount_cents)
+                .sum()
+        };
+        let debits: i64 = lines
+            .iter()
+            .filter(|l| l.side == "debit")
+            .map(|l| l.amount_cents)
+            .sum();
+        let credits: i64 = lines
+            .iter()
+            .filter(|l| l.side == "credit")
+            .map(|l| l.amount_cents)
+            .sum();
+        assert_eq!(debits, credits, "the books balance");
+        let net = sum("payment", "credit", "department_payable")
+            - sum("refund", "debit", "department_payable")
+            - sum("fee", "debit", "department_fees");
+        assert_eq!(
+            gateway::payments::format_cents(net),
+            report["total"]["net"].as_str().unwrap()
+        );
+        let csv = send(
+            &p.app,
+            p.request(
+                "GET",
+                "/v1/reports/daily?date=2026-11-28&format=csv",
+                None,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            csv.headers()[header::CONTENT_TYPE],
+            "text/csv; charset=utf-8"
+        );
+        let csv = crate::support::text(csv).await;
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            rows[0],
+            "date,method,payments,collected,refunded,fees,net,held_for_refund"
+        );
+        assert!(
+            rows.contains(&"2026-11-28,fps,1,1234.50,1234.50,6.17,-6.17,0.00"),
+            "{csv}"
+        );
+        assert_eq!(
+            *rows.last().unwrap(),
+            "2026-11-28,total,2,1323.30,1234.50,7.67,81.13,0.00"
+        );
+
+        // Listing, filtered and paged.
+        let (_, page) = p.call("GET", "/v1/bills?limit=1", None, None).await;
+        assert_eq!(page["data"][0]["reference"], "RATES-2026-0002");
+        assert_eq!(page["has_more"], true);
+        let cursor = page["next_cursor"].as_str().unwrap();
+        let (_, next) = p
+            .call(
+                "GET",
+                &format!("/v1/bills?limit=1&cursor={cursor}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(next["data"][0]["reference"], "RATES-2026-0001");
+        assert_eq!(next["has_more"], false);
+        let (_, filtered) = p
+            .call(
+                "GET",
+                "/v1/bills?reference=RATES-2026-0002&status=paid",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+        let (_, none) = p.call("GET", "/v1/bills?status=open", None, None).await;
+        assert_eq!(none["data"].as_array().unwrap().len(), 0);
+        p.finish().await;
+    }
+}
+
+mod reliability {
+    use super::*;
+
+    #[tokio::test]
+    async fn two_hundred_duplicate_notifications_make_one_success_on_sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn two_hundred_duplicate_notifications_make_one_success_on_postgres() {
+        run(Backend::Postgres).await;
+    }
+
+    async fn run(backend: Backend) {
+        let Some(p) = setup(backend).await else {
+            return;
+        };
+        let bill = p.create("WATER-0001", "456.70").await;
+        let bill_id = bill["id"].as_str().unwrap();
+        let payment_id = p.pay_by_fps(bill_id).await;
+        let bank = p.state.payments().unwrap().fps_bank().unwrap().clone();
+        let delivery = bank.deliveries(p.state.now()).remove(0);
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let app = p.app.clone();
+            let delivery = delivery.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut request = Request::post("/callbacks/fps");
+                for (name, value) in &delivery.headers {
+                    request = request.header(name, value);
+                }
+                let response = send(&app, request.body(Body::from(delivery.body)).unwrap()).await;
+                let status = response.status();
+                (status, body_json(response).await)
+            }));
+        }
+        let mut outcomes: HashMap<String, usize> = HashMap::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{body}");
+            *outcomes
+                .entry(body["outcome"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        assert_eq!(outcomes.get("applied"), Some(&1), "{outcomes:?}");
+        assert_eq!(outcomes.get("duplicate"), Some(&199), "{outcomes:?}");
+        let ledger = p.state.db().ledger_of_payment(&payment_id).await.unwrap();
+        assert_eq!(
+            ledger.len(),
+            4,
+            "one payment and one fee transaction, two lines each"
+        );
+        let events = p
+            .state
+            .db()
+            .webhook_events_of(&p.client_id, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        p.work().await;
+        assert_eq!(p.receiver.events().len(), 1);
+        p.finish().await;
+    }
+
+    #[tokio::test]
+    async fn webhooks_wait_for_a_department_that_is_down_then_give_up_visibly() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        p.receiver.down.store(true, Ordering::SeqCst);
+        let bill = p.create("RENT-0001", "10.00").await;
+        p.pay_by_fps(bill["id"].as_str().unwrap()).await;
+        let round = p.work().await;
+        assert_eq!(round.retrying, 1);
+        let (_, listed) = p.call("GET", "/v1/webhooks/events", None, None).await;
+        assert_eq!(listed["data"][0]["status"], "pending");
+        assert_eq!(listed["data"][0]["attempts"], 1);
+        assert_eq!(listed["data"][0]["last_error"], "HTTP 503");
+        // Not due yet: nothing is sent.
+        assert_eq!(p.work().await, Default::default());
+        // Down for an hour, with retries; then back.
+        for _ in 0..6 {
+            p.clock.advance(600);
+            p.work().await;
+        }
+        assert!(p.receiver.events().is_empty());
+        p.receiver.down.store(false, Ordering::SeqCst);
+        p.clock.advance(3600);
+        assert_eq!(p.work().await.delivered, 1);
+        assert_eq!(p.receiver.events().len(), 1);
+        verify(&p.receiver, p.state.now());
+
+        // Another event, with the department down for good: retried with
+        // growing gaps for 72 hours, then failed and listed as failed.
+        p.receiver.down.store(true, Ordering::SeqCst);
+        let bill = p.create("RENT-0002", "10.00").await;
+        p.pay_by_fps(bill["id"].as_str().unwrap()).await;
+        let mut attempts = 0;
+        for _ in 0..200 {
+            let round = p.work().await;
+            attempts += round.retrying + round.failed;
+            if round.failed == 1 {
+                break;
+            }
+            p.clock.advance(1800);
+        }
+        assert!(
+            (10..=40).contains(&attempts),
+            "{attempts} attempts in 72 hours"
+        );
+        let (_, failed) = p
+            .call("GET", "/v1/webhooks/events?status=failed", None, None)
+            .await;
+        let failed = failed["data"].as_array().unwrap().clone();
+        assert_eq!(failed.len(), 1);
+        let id = failed[0]["id"].as_str().unwrap();
+        // Redelivery on request, once the department is back.
+        p.receiver.down.store(false, Ordering::SeqCst);
+        let (status, _) = p
+            .call(
+                "POST",
+                &format!("/v1/webhooks/events/{id}/redeliver"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(p.work().await.delivered, 1);
+        assert_eq!(p.receiver.events().len(), 2);
+        let (status, _) = p
+            .call(
+                "POST",
+                "/v1/webhooks/events/evt_0123456789abcdef0123/redeliver",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        p.finish().await;
+    }
+
+    #[tokio::test]
+    async fn two_deliverers_on_one_postgres_send_each_webhook_once() {
+        let Some(p) = setup(Backend::Postgres).await else {
+            return;
+        };
+        for i in 0..12 {
+            let bill = p.create(&format!("MULTI-{i:04}"), "5.00").await;
+            p.pay_by_fps(bill["id"].as_str().unwrap()).await;
+        }
+        // The bank's notifications, recorded without delivering.
+        let payments = p.state.payments().unwrap();
+        let bank = payments.fps_bank().unwrap();
+        for d in bank.deliveries(p.state.now()) {
+            payments
+                .notify(p.state.db(), "fps", &d.headers, &d.body, p.state.now())
+                .await
+                .unwrap();
+        }
+        // A second "process": its own pool on the same database.
+        let other = gateway::Db::connect(&p.db.config.database).await.unwrap();
+        let a = Deliverer::new(std::time::Duration::from_secs(5), 72);
+        let b = Deliverer::new(std::time::Duration::from_secs(5), 72);
+        let now = p.state.now();
+        let (ra, rb) = tokio::join!(
+            async {
+                let mut n = 0;
+                for _ in 0..5 {
+                    n += a.round(p.state.db(), now).await.unwrap().delivered;
+                }
+                n
+            },
+            async {
+                let mut n = 0;
+                for _ in 0..5 {
+                    n += b.round(&other, now).await.unwrap().delivered;
+                }
+                n
+            }
+        );
+        assert_eq!(ra + rb, 12);
+        let mut ids: Vec<String> = p
+            .receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|g| g.0.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 12);
+        assert_eq!(p.receiver.got.lock().unwrap().len(), 12, "each once");
+        other.close().await;
+        p.finish().await;
+    }
+
+    #[tokio::test]
+    async fn attempts_expire_and_late_money_is_recorded_and_flagged() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let payments = p.state.payments().unwrap();
+        let bank = payments.fps_bank().unwrap().clone();
+        // An attempt that expires; its money arrives late, the bill still
+        // open: it pays the bill, flagged late for reconciliation.
+        let bill = p.create("LATE-0001", "30.00").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+        let attempt = payments
+            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .await
+            .unwrap();
+        let NextStep::ShowQr { payload } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!()
+        };
+        bank.pay(&payload, p.state.now()).unwrap();
+        bank.set_behaviour(payment_core::adapters::fps::sandbox::Behaviour {
+            hold: true,
+            ..Default::default()
+        });
+        // The bank holds the credit notification past the attempt's expiry.
+        let held = bank.deliveries(p.state.now());
+        assert!(held.is_empty(), "held");
+        p.clock.advance(16 * 60);
+        p.work().await;
+        let (_, view) = p
+            .call("GET", &format!("/v1/payments/{}", attempt.id), None, None)
+            .await;
+        assert_eq!(view["status"], "expired");
+        let late = bank.release(p.state.now());
+        assert_eq!(late.len(), 1);
+        let (recorded, _) = payments
+            .notify(
+                p.state.db(),
+                "fps",
+                &late[0].headers,
+                &late[0].body,
+                p.state.now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded, Recorded::Applied);
+        let (_, view) = p
+            .call("GET", &format!("/v1/payments/{}", attempt.id), None, None)
+            .await;
+        assert_eq!(view["status"], "succeeded");
+        assert_eq!(view["late"], true);
+
+        // Money for a cancelled bill: recorded, flagged for refund, held
+        // in suspense (not in the department's net), refundable.
+        let bill = p.create("CANCEL-0001", "40.00").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+        let attempt = payments
+            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .await
+            .unwrap();
+        let NextStep::ShowQr { payload } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!()
+        };
+        let (status, cancelled) = p
+            .call("POST", &format!("/v1/bills/{bill_id}/cancel"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(cancelled["status"], "cancelled");
+        bank.pay(&payload, p.state.now()).unwrap();
+        let d = bank.release(p.state.now());
+        let (recorded, _) = payments
+            .notify(
+                p.state.db(),
+                "fps",
+                &d[0].headers,
+                &d[0].body,
+                p.state.now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded, Recorded::NeedsRefund);
+        let (_, view) = p
+            .call("GET", &format!("/v1/payments/{}", attempt.id), None, None)
+            .await;
+        assert_eq!(view["flagged_for_refund"], true);
+        let (_, report) = p
+            .call("GET", "/v1/reports/daily?date=2026-11-28", None, None)
+            .await;
+        assert_eq!(report["methods"]["fps"]["held_for_refund"], "40.00");
+        assert_eq!(report["methods"]["fps"]["collected"], "30.00");
+        let (status, refund) = p
+            .call(
+                "POST",
+                &format!("/v1/payments/{}/refunds", attempt.id),
+                None,
+                Some("back"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{refund}");
+        let (_, report) = p
+            .call("GET", "/v1/reports/daily?date=2026-11-28", None, None)
+            .await;
+        assert_eq!(report["methods"]["fps"]["held_for_refund"], "0.00");
+        // A cancelled bill cannot be paid again, or cancelled into paid.
+        let started = payments
+            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .await;
+        assert!(started.is_err());
+        p.finish().await;
+    }
+}
+
+mod hostile {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_requests_get_clear_errors_and_change_nothing() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let good = p.create("GOOD-0001", "12.30").await;
+        let good_id = good["id"].as_str().unwrap().to_owned();
+        let mut n = 0;
+        let mut refused = |body: Value, code: &'static str| {
+            n += 1;
+            (body, code, format!("bad-{n}"))
+        };
+        let cases = [
+            refused(json!({"amount": "12.345"}), "invalid_request"),
+            refused(json!({"amount": "-5.00"}), "invalid_request"),
+            refused(json!({"amount": "99999999999999.00"}), "invalid_request"),
+            refused(json!({"amount": "0.00"}), "invalid_bill"),
+            refused(json!({"methods": ["cash"]}), "invalid_request"),
+            refused(json!({"methods": ["card"]}), "method_unavailable"),
+            refused(json!({"reference": "bad reference!"}), "invalid_bill"),
+            refused(json!({"return_url": "javascript:alert(1)"}), "invalid_bill"),
+            refused(json!({"due_date": "2020-01-01"}), "invalid_bill"),
+            refused(json!({"unexpected": true}), "invalid_request"),
+        ];
+        for (change, code, key) in cases {
+            let mut body = bill_body("BAD-0001", "10.00");
+            for (k, v) in change.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let (status, error) = p.call("POST", "/v1/bills", Some(&body), Some(&key)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{change}: {error}"
+            );
+            assert_eq!(error["error"], code, "{change}: {error}");
+            assert!(!error["message"].as_str().unwrap().is_empty());
+        }
+        let (status, error) = p
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body("BAD-0002", "1.00")),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["error"], "idempotency_key_required");
+        let long_key = "k".repeat(300);
+        let (status, _) = p
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&bill_body("BAD-0003", "1.00")),
+                Some(&long_key),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let response = send(
+            &p.app,
+            Request::post("/v1/bills")
+                .header(header::AUTHORIZATION, format!("Bearer {}", p.key))
+                .header("idempotency-key", "big")
+                .body(Body::from(vec![b'{'; 2 * 1024 * 1024]))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, _) = p
+            .call(
+                "POST",
+                "/v1/bills",
+                Some(&json!("not an object")),
+                Some("bad-x"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        // No key, another department's key, foreign and malformed ids.
+        let anonymous = send(
+            &p.app,
+            Request::get(format!("/v1/bills/{good_id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let other = crate::par::department(&p.state).await;
+        let (other_key, stored) = gateway::api_keys::generate(
+            &other.client_id,
+            gateway::api_keys::Mode::Test,
+            p.state.now(),
+        )
+        .unwrap();
+        p.state.db().insert_api_key(&stored).await.unwrap();
+        for uri in [
+            format!("/v1/bills/{good_id}"),
+            "/v1/bills/bill_00000000000000000000000000000000".to_owned(),
+            "/v1/bills/..%2F..%2Fetc".to_owned(),
+            "/v1/payments/pay_000000000000000000000000".to_owned(),
+            "/v1/refunds/re_000000000000000000000000".to_owned(),
+        ] {
+            let response = send(
+                &p.app,
+                Request::get(&uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {other_key}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
+        }
+        let cancel = send(
+            &p.app,
+            Request::post(format!("/v1/bills/{good_id}/cancel"))
+                .header(header::AUTHORIZATION, format!("Bearer {other_key}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            cancel.status(),
+            StatusCode::NOT_FOUND,
+            "not another department's bill"
+        );
+        for query in [
+            "status=nonsense",
+            "limit=0",
+            "limit=1000",
+            "cursor=%00%01",
+            "from=yesterday",
+            "extra=1",
+        ] {
+            let (status, error) = p
+                .call("GET", &format!("/v1/bills?{query}"), None, None)
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        }
+        for query in ["", "?date=28-11-2026", "?date=2026-11-28&format=xml"] {
+            let (status, _) = p
+                .call("GET", &format!("/v1/reports/daily{query}"), None, None)
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        }
+
+        // Callbacks: forged, stale, oversized, unknown provider; nothing changes.
+        let payment_id = p.pay_by_fps(&good_id).await;
+        let bank = p.state.payments().unwrap().fps_bank().unwrap().clone();
+        let real = bank.deliveries(p.state.now()).remove(0);
+        let post = |headers: Vec<(String, String)>, body: Vec<u8>, provider: &str| {
+            let mut request = Request::post(format!("/callbacks/{provider}"));
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            request.body(Body::from(body)).unwrap()
+        };
+        let mut altered = String::from_utf8(real.body.clone()).unwrap();
+        altered = altered.replace("12.30", "1.00");
+        let forged = send(
+            &p.app,
+            post(real.headers.clone(), altered.into_bytes(), "fps"),
+        )
+        .await;
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(body_json(forged).await["error"], "invalid_signature");
+        let stale = bank.sign_body(&real.body, p.state.now() - time::Duration::minutes(10));
+        let response = send(&p.app, post(stale.headers, stale.body, "fps")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let unsigned = send(&p.app, post(vec![], real.body.clone(), "fps")).await;
+        assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+        let huge = bank.sign_body(&vec![b' '; 70 * 1024], p.state.now());
+        let response = send(&p.app, post(huge.headers, huge.body, "fps")).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let garbage = bank.sign_body(b"{\"not\": \"a credit\"}", p.state.now());
+        let response = send(&p.app, post(garbage.headers, garbage.body, "fps")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let response = send(
+            &p.app,
+            post(real.headers.clone(), real.body.clone(), "nope"),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let (_, view) = p
+            .call("GET", &format!("/v1/payments/{payment_id}"), None, None)
+            .await;
+        assert_eq!(view["status"], "pending", "nothing was recorded");
+        assert!(
+            p.state
+                .db()
+                .ledger_of_payment(&payment_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            p.state
+                .db()
+                .webhook_events_of(&p.client_id, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The real one, replayed later than the tolerance, is refused too.
+        p.clock.advance(301);
+        let replayed = send(&p.app, post(real.headers.clone(), real.body.clone(), "fps")).await;
+        assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(p.bill_count().await, 1, "no bad request made a bill");
+        p.finish().await;
+    }
+}
