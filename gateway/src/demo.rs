@@ -25,6 +25,12 @@ pub const PAIRWISE_FILE: &str = "pairwise-secret";
 /// The demo's profile key (base64), made on first run.
 pub const PROFILE_KEY_FILE: &str = "profile-key";
 
+/// The seed of the demo's sandbox FPS bank (base64), made on first run.
+pub const FPS_SEED_FILE: &str = "fps-sandbox-seed";
+
+/// The key the demo shares with its PPS sandbox (base64), made on first run.
+pub const PPS_KEY_FILE: &str = "pps-sandbox-key";
+
 /// The demo department's redirect URI (a department e-service on loopback).
 pub const DEPARTMENT_REDIRECT_URI: &str = "http://127.0.0.1:8081/callback";
 
@@ -39,6 +45,8 @@ pub const DEMO_FILES: &[&str] = &[
     KEK_FILE,
     PAIRWISE_FILE,
     PROFILE_KEY_FILE,
+    FPS_SEED_FILE,
+    PPS_KEY_FILE,
 ];
 
 /// The meta key recording when the demo was seeded.
@@ -109,7 +117,8 @@ pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
          \x20 metrics    {base}/metrics\n\
          \x20 discovery  {base}/.well-known/openid-configuration\n\
          \x20 jwks       {base}/jwks\n\
-         \x20 department {department} (client id, redirect URI, private key)\n\
+         \x20 department {department} (client id, redirect URI, private key, API key)\n\
+         \x20 payments   {base}/v1/bills with the department's api_key (FPS and PPS sandboxes)\n\
          Stop with Ctrl-C. Run again with --reset to start afresh.",
         db = data_dir.join(DATABASE_FILE).display(),
     )
@@ -261,4 +270,106 @@ pub async fn identity(
     let text = serde_json::to_string_pretty(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
     write_private(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// Payment providers for the demo: the built-in FPS sandbox bank and PPS
+/// sandbox page (keys made on first run in `data_dir`), unless the
+/// configuration names providers of its own.
+pub fn payment_sandboxes(
+    data_dir: &Path,
+    payments: &mut crate::config::PaymentsConfig,
+) -> Result<(), DemoError> {
+    if payments.fps.is_none() {
+        let seed = secret_file(data_dir, FPS_SEED_FILE, None)?;
+        payments.fps = Some(crate::config::FpsSettings {
+            provider_id: "fps-sandbox".into(),
+            proxy: payment_core::fps::Proxy::FpsId("1234567".into()),
+            clearing_code: Some("004".into()),
+            merchant_name: "Demo Department".into(),
+            merchant_city: "Hong Kong".into(),
+            merchant_category: "9399".into(),
+            bank_public_keys: Vec::new(),
+            sandbox_seed: Some(seed),
+            tolerance_secs: 300,
+            fee: crate::config::FeeSettings::default(),
+        });
+    }
+    if payments.pps.is_none() {
+        let key = secret_file(data_dir, PPS_KEY_FILE, None)?;
+        payments.pps = Some(crate::config::PpsSettings {
+            provider_id: "pps-sandbox".into(),
+            pay_url: None,
+            merchant_code: "9999".into(),
+            key,
+            sandbox: true,
+            tolerance_secs: 300,
+            fee: crate::config::FeeSettings::default(),
+        });
+    }
+    Ok(())
+}
+
+/// Gives the demo department a test API key (written into its file as
+/// `api_key`) and a few open bills, once.
+pub async fn payments(
+    db: &Db,
+    data_dir: &Path,
+    config: &crate::config::Config,
+    now: OffsetDateTime,
+) -> Result<(), DemoError> {
+    let path = data_dir.join(DEPARTMENT_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
+    let mut file: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| file_error(&path, e))?;
+    if file.get("api_key").is_some() {
+        return Ok(());
+    }
+    let client_id = file["client_id"].as_str().unwrap_or_default().to_owned();
+    let (key, stored) = crate::api_keys::generate(&client_id, crate::api_keys::Mode::Test, now)
+        .ok_or_else(|| DemoError::Setup("the random generator failed".into()))?;
+    db.insert_api_key(&stored)
+        .await
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let payments = crate::payments::Payments::from_config(config)
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let due = crate::pages::hong_kong_today(now) + time::Duration::days(30);
+    let bills = [
+        (
+            "DEMO-RATES-0001",
+            "1234.50",
+            "Rates, first quarter",
+            "第一季差餉",
+        ),
+        ("DEMO-WATER-0002", "256.80", "Water charges", "水費"),
+        ("DEMO-LICENCE-0003", "88.00", "Dog licence", "狗隻牌照"),
+    ];
+    for (reference, amount, en, zh) in bills {
+        let request = payment_core::bill::BillRequest {
+            reference: reference.into(),
+            amount: payment_core::Money::parse_positive_default(amount)
+                .map_err(|e| DemoError::Setup(e.to_string()))?,
+            description: payment_core::bill::Bilingual {
+                en: en.into(),
+                zh: zh.into(),
+            },
+            due_date: due,
+            methods: vec![
+                payment_core::bill::Method::Fps,
+                payment_core::bill::Method::Pps,
+            ],
+            return_url: "http://127.0.0.1:8081/paid".into(),
+            metadata: Default::default(),
+        };
+        match payments
+            .create_bill(db, &client_id, "test", request, now)
+            .await
+        {
+            Ok(_) | Err(crate::payments::PayError::DuplicateReference) => {}
+            Err(e) => return Err(DemoError::Setup(e.to_string())),
+        }
+    }
+    file["api_key"] = serde_json::Value::String(key);
+    let text = serde_json::to_string_pretty(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
+    write_private(&path, text.as_bytes())?;
+    Ok(())
 }

@@ -58,6 +58,19 @@ pub enum ClientCommand {
         /// The key id.
         key_id: String,
     },
+    /// Set where the department receives webhooks; prints a new signing
+    /// secret once. With --rotate, the previous secret keeps signing too
+    /// (two v1 signatures) until the next --rotate or a plain set.
+    Webhook {
+        /// The client_id.
+        client_id: String,
+        /// The endpoint: https, or http on loopback.
+        #[arg(long)]
+        url: String,
+        /// Keep the current secret alongside the new one.
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 /// Options of `client add`. Exactly one of --jwks-file, --jwks-uri, --secret.
@@ -160,6 +173,11 @@ pub async fn client(config: Config, command: ClientCommand) -> Result<(), Failur
         ClientCommand::Disable { client_id } => set_enabled(&db, &client_id, false).await,
         ClientCommand::Enable { client_id } => set_enabled(&db, &client_id, true).await,
         ClientCommand::ApiKey { client_id, mode } => api_key(&db, &client_id, mode, now).await,
+        ClientCommand::Webhook {
+            client_id,
+            url,
+            rotate,
+        } => webhook(&db, &client_id, &url, rotate, now).await,
         ClientCommand::RevokeKey { key_id } => {
             if db
                 .revoke_api_key(&key_id, now)
@@ -212,6 +230,65 @@ async fn add(db: &Db, args: AddArgs, now: time::OffsetDateTime) -> Result<(), Fa
         println!("client_secret: {}", secret.expose());
         println!("(the secret is shown once and stored only as a hash)");
     }
+    Ok(())
+}
+
+async fn webhook(
+    db: &Db,
+    client_id: &str,
+    url: &str,
+    rotate: bool,
+    now: time::OffsetDateTime,
+) -> Result<(), Failure> {
+    let runtime = |e: &dyn std::fmt::Display| Failure::Runtime(e.to_string());
+    if db
+        .get_client(client_id)
+        .await
+        .map_err(|e| runtime(&e))?
+        .is_none()
+    {
+        return Err(Failure::Input(format!("no client {client_id}")));
+    }
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        });
+    if !(url.starts_with("https://") || loopback)
+        || url.len() > 2048
+        || url.contains(char::is_whitespace)
+    {
+        return Err(Failure::Input(
+            "the webhook URL must be https (or http on loopback)".into(),
+        ));
+    }
+    let secret = crate::signin::random_handle()
+        .map(|s| format!("whsec_{s}"))
+        .ok_or_else(|| Failure::Runtime("the random generator failed".into()))?;
+    let mut secrets = vec![secret.clone()];
+    if rotate
+        && let Some(current) = db
+            .webhook_endpoint(client_id)
+            .await
+            .map_err(|e| runtime(&e))?
+        && let Some(previous) = current.secrets.first()
+    {
+        secrets.push(previous.clone());
+    }
+    db.set_webhook_endpoint(
+        &crate::store::payments::WebhookEndpoint {
+            client_id: client_id.to_owned(),
+            url: url.to_owned(),
+            secrets,
+        },
+        now.unix_timestamp(),
+    )
+    .await
+    .map_err(|e| runtime(&e))?;
+    println!("webhook_url: {url}");
+    println!("webhook_secret: {secret}");
+    println!("(the secret is shown once; verify Gateway-Signature with it)");
     Ok(())
 }
 

@@ -189,6 +189,11 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     demo::identity(&db, &data_dir, &kek_key, &config.issuer(), now)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
+    demo::payment_sandboxes(&data_dir, &mut config.payments)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    demo::payments(&db, &data_dir, &config, now)
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     let banner = move |base: &str| demo::banner(base, &data_dir, &seeding);
     serve(config, tls, db, Some(Box::new(banner))).await
 }

@@ -254,6 +254,11 @@ mod plain_http {
     use std::net::TcpStream;
 
     pub fn get(url: &str) -> (u16, String) {
+        get_with(url, "")
+    }
+
+    /// A GET with extra header lines (each ending in CRLF).
+    pub fn get_with(url: &str, headers: &str) -> (u16, String) {
         let rest = url.strip_prefix("http://").expect("http URL");
         let (host, path) = rest
             .split_once('/')
@@ -261,7 +266,7 @@ mod plain_http {
         let mut stream = TcpStream::connect(host).unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut raw = String::new();
@@ -304,6 +309,25 @@ fn demo_serves_reuses_and_resets() {
     let (status, discovery) = first.get("/.well-known/openid-configuration");
     assert_eq!(status, 200);
     assert!(discovery.contains("\"require_pushed_authorization_requests\":true"));
+    // The department's test API key lists the seeded bills.
+    let api_key = department["api_key"].as_str().unwrap();
+    assert!(api_key.starts_with("gw_test_"), "{api_key}");
+    let (status, bills) = plain_http::get_with(
+        &format!("{}/v1/bills", first.base),
+        &format!("Authorization: Bearer {api_key}\r\n"),
+    );
+    assert_eq!(status, 200, "{bills}");
+    let bills: serde_json::Value = serde_json::from_str(
+        bills
+            .split_once('{')
+            .map(|(_, b)| b)
+            .map(|b| format!("{{{b}"))
+            .unwrap()
+            .trim_end_matches(|c: char| c != '}'),
+    )
+    .unwrap();
+    assert_eq!(bills["data"].as_array().unwrap().len(), 3, "{bills}");
+    assert!(banner.contains("/v1/bills"), "{banner}");
     let (status, jwks) = first.get("/jwks");
     assert_eq!(status, 200);
     assert!(jwks.contains("\"kty\":\"EC\""), "{jwks}");
@@ -315,6 +339,8 @@ fn demo_serves_reuses_and_resets() {
             "encryption-key",
             "pairwise-secret",
             "profile-key",
+            "fps-sandbox-seed",
+            "pps-sandbox-key",
         ] {
             let mode = std::fs::metadata(dir.path().join("demo-data").join(file))
                 .unwrap()
@@ -480,6 +506,53 @@ fn api_keys_are_shown_once_and_revoked() {
     assert!(revoked.status.success());
     let again = cmd(&["client", "revoke-key", key_id]);
     assert_eq!(again.status.code(), Some(2), "already revoked");
+
+    // Webhook endpoints: a secret shown once; a rotation signs with both.
+    let secret_of = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("webhook_secret: ").map(str::to_owned))
+            .expect("the secret is printed")
+    };
+    let url = "https://lands.gov.hk/hooks";
+    let first = cmd(&["client", "webhook", client_id.trim(), "--url", url]);
+    assert!(first.status.success(), "{first:?}");
+    let old = secret_of(&first);
+    assert!(old.starts_with("whsec_") && old.len() >= 49, "{old}");
+    let rotated = cmd(&[
+        "client",
+        "webhook",
+        client_id.trim(),
+        "--url",
+        url,
+        "--rotate",
+    ]);
+    let new = secret_of(&rotated);
+    assert_ne!(new, old);
+    let stored = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut config = gateway::Config::default();
+        config.database.url = format!("sqlite://{}", dir.path().join("gw.db").display());
+        let db = gateway::Db::connect(&config.database).await.unwrap();
+        let endpoint = db
+            .webhook_endpoint(client_id.trim())
+            .await
+            .unwrap()
+            .unwrap();
+        db.close().await;
+        endpoint
+    });
+    assert_eq!(stored.url, url);
+    assert_eq!(
+        stored.secrets,
+        vec![new, old],
+        "the new one first, the old one kept"
+    );
+    for bad in ["http://lands.gov.hk/hooks", "ftp://x", "https://a b"] {
+        let refused = cmd(&["client", "webhook", client_id.trim(), "--url", bad]);
+        assert_eq!(refused.status.code(), Some(2), "{bad}");
+    }
+    let unknown = cmd(&["client", "webhook", "no-such-client", "--url", url]);
+    assert_eq!(unknown.status.code(), Some(2));
 }
 
 #[test]
