@@ -35,10 +35,13 @@ CREATE TABLE payment_attempts (
     created_at         INTEGER  NOT NULL,
     expires_at         INTEGER  NOT NULL,
     updated_at         INTEGER  NOT NULL,
+    citizen_id         TEXT,
     UNIQUE (bill_id, idx),
     UNIQUE (provider, provider_reference)
 );
 CREATE INDEX payment_attempts_open ON payment_attempts (state, expires_at);
+-- A signed-in citizen's payment history.
+CREATE INDEX payment_attempts_by_citizen ON payment_attempts (citizen_id, created_at);
 
 -- Every provider notification acted on, once: the primary key is what makes
 -- a duplicate a no-op, however many arrive at once.

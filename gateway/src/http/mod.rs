@@ -121,7 +121,29 @@ pub fn app(state: AppState) -> Router {
         .merge(signin_routes)
         .route("/signin", get(crate::pages::sign_in))
         .route("/static/site.css", get(crate::pages::stylesheet))
-        .route("/static/signin.js", get(crate::pages::signin_script));
+        .route("/static/signin.js", get(crate::pages::signin_script))
+        .route("/static/pay.js", get(crate::pages::pay::script))
+        .route("/pay/{bill}", get(crate::pages::pay::bill_page))
+        .route("/pay/{bill}/start", post(crate::pages::pay::start))
+        .route("/pay/{bill}/status", get(crate::pages::pay::status))
+        .route("/pay/{bill}/receipt", get(crate::pages::pay::receipt))
+        .route(
+            "/pay/{bill}/fps/{payment}",
+            get(crate::pages::pay::fps_page),
+        )
+        .route(
+            "/pay/{bill}/fps/{payment}/qr.png",
+            get(crate::pages::pay::fps_png),
+        )
+        .route(
+            "/pay/{bill}/fps/{payment}/sandbox",
+            post(crate::pages::pay::fps_sandbox_pay),
+        )
+        .route("/account/payments", get(crate::pages::pay::history))
+        .route(
+            "/sandbox/pps",
+            get(crate::pages::pay::pps_page).post(crate::pages::pay::pps_finish),
+        );
     with_middleware(routes, state)
 }
 

@@ -10,6 +10,7 @@ pub mod account;
 pub mod consent;
 pub mod consents;
 pub mod i18n;
+pub mod pay;
 pub mod profile;
 
 use askama::Template;
@@ -296,7 +297,7 @@ pub async fn signin_script() -> Response {
     )
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         StatusCode::OK,
         [

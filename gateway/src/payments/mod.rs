@@ -562,13 +562,15 @@ impl Payments {
 
     /// Starts paying `bill_id` by `method` (an open attempt of the same
     /// method that has not expired is reused). `payment_method` is the
-    /// acquirer's token for cards and wallets.
+    /// acquirer's token for cards and wallets; `citizen` the signed-in
+    /// citizen, whose payment history it joins.
     pub async fn start(
         &self,
         db: &Db,
         bill_id: &str,
         method: Method,
         payment_method: Option<String>,
+        citizen: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<AttemptRow, PayError> {
         let stored = self.bill(db, bill_id, None).await?;
@@ -644,6 +646,7 @@ impl Payments {
             created_at: unix,
             expires_at: request.expires_at.unix_timestamp(),
             updated_at: unix,
+            citizen_id: citizen.map(str::to_owned),
         };
         tx.insert_attempt(&attempt).await?;
         self.save(&mut tx, &mut stored, now).await?;

@@ -69,6 +69,8 @@ pub struct AttemptRow {
     pub expires_at: i64,
     /// When it last changed.
     pub updated_at: i64,
+    /// The citizen who started it, when signed in (their payment history).
+    pub citizen_id: Option<String>,
 }
 
 /// A stored refund.
@@ -201,7 +203,7 @@ fn insert_error(error: sqlx::Error) -> InsertError {
 const BILL_COLUMNS: &str = "id, department, mode, reference, amount_cents, status, bill, payments, \
      version, created_at, updated_at";
 const ATTEMPT_COLUMNS: &str = "id, bill_id, department, idx, method, provider, provider_reference, \
-     state, next_step, late, created_at, expires_at, updated_at";
+     state, next_step, late, created_at, expires_at, updated_at, citizen_id";
 const REFUND_COLUMNS: &str = "id, payment_id, department, amount_cents, status, reason, \
      provider_refund_id, failure, created_at, updated_at";
 const EVENT_COLUMNS: &str = "id, department, event_type, body, status, attempts, next_attempt_at, \
@@ -347,6 +349,24 @@ impl Db {
             "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE bill_id = $1 ORDER BY idx"
         ))
         .bind(bill_id)
+        .fetch_all(pool)
+        .await)
+        .map_err(store_error)
+    }
+
+    /// A citizen's payments (attempts they started while signed in),
+    /// newest first.
+    pub async fn attempts_of_citizen(
+        &self,
+        citizen_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AttemptRow>, StoreError> {
+        with_pool!(self, pool => sqlx::query_as::<_, AttemptRow>(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE citizen_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(citizen_id)
+        .bind(limit)
         .fetch_all(pool)
         .await)
         .map_err(store_error)
@@ -686,7 +706,7 @@ impl Tx {
     pub async fn insert_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
         on_tx!(self, conn => sqlx::query(&format!(
             "INSERT INTO payment_attempts ({ATTEMPT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&a.id)
         .bind(&a.bill_id)
@@ -701,6 +721,7 @@ impl Tx {
         .bind(a.created_at)
         .bind(a.expires_at)
         .bind(a.updated_at)
+        .bind(a.citizen_id.as_deref())
         .execute(conn)
         .await
         .map(|_| ()))

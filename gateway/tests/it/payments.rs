@@ -270,6 +270,7 @@ impl Pay {
                 bill_id,
                 Method::Fps,
                 None,
+                None,
                 self.state.now(),
             )
             .await
@@ -451,7 +452,14 @@ mod end_to_end {
         let second_id = second["id"].as_str().unwrap();
         let payments = p.state.payments().unwrap();
         let attempt = payments
-            .start(p.state.db(), second_id, Method::Pps, None, p.state.now())
+            .start(
+                p.state.db(),
+                second_id,
+                Method::Pps,
+                None,
+                None,
+                p.state.now(),
+            )
             .await
             .unwrap();
         let NextStep::Redirect { url } =
@@ -821,7 +829,14 @@ mod reliability {
         let bill = p.create("LATE-0001", "30.00").await;
         let bill_id = bill["id"].as_str().unwrap().to_owned();
         let attempt = payments
-            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .start(
+                p.state.db(),
+                &bill_id,
+                Method::Fps,
+                None,
+                None,
+                p.state.now(),
+            )
             .await
             .unwrap();
         let NextStep::ShowQr { payload } =
@@ -867,7 +882,14 @@ mod reliability {
         let bill = p.create("CANCEL-0001", "40.00").await;
         let bill_id = bill["id"].as_str().unwrap().to_owned();
         let attempt = payments
-            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .start(
+                p.state.db(),
+                &bill_id,
+                Method::Fps,
+                None,
+                None,
+                p.state.now(),
+            )
             .await
             .unwrap();
         let NextStep::ShowQr { payload } =
@@ -917,7 +939,14 @@ mod reliability {
         assert_eq!(report["methods"]["fps"]["held_for_refund"], "0.00");
         // A cancelled bill cannot be paid again, or cancelled into paid.
         let started = payments
-            .start(p.state.db(), &bill_id, Method::Fps, None, p.state.now())
+            .start(
+                p.state.db(),
+                &bill_id,
+                Method::Fps,
+                None,
+                None,
+                p.state.now(),
+            )
             .await;
         assert!(started.is_err());
         p.finish().await;
@@ -1133,6 +1162,265 @@ mod hostile {
         let replayed = send(&p.app, post(real.headers.clone(), real.body.clone(), "fps")).await;
         assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(p.bill_count().await, 1, "no bad request made a bill");
+        p.finish().await;
+    }
+}
+
+mod pages {
+    use super::*;
+
+    fn cookie_of(response: &axum::http::Response<Body>) -> String {
+        response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn form_post(uri: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+        Request::post(uri)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish(),
+            ))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_citizen_pays_by_fps_and_pps_on_the_pages_in_both_languages() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let bill = p.create("PAGE-0001", "1234.50").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+
+        // The bill page, in Chinese, sets the pay cookie.
+        let page = send(
+            &p.app,
+            crate::support::get(&format!("/pay/{bill_id}?lang=zh-HK")),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let cookie = cookie_of(&page);
+        assert!(cookie.starts_with("eid_pay="));
+        let html = crate::support::text(page).await;
+        assert!(html.contains("lang=\"zh-Hant-HK\""));
+        assert!(html.contains("HK$1,234.50"));
+        assert!(html.contains("地租") && html.contains("轉數快") && html.contains("繳費靈"));
+        assert!(html.contains("Lands Department"), "the department's name");
+        let csrf = crate::support::csrf_of(&html);
+
+        // Without the cookie's token: refused, nothing started.
+        let forged = send(
+            &p.app,
+            form_post(
+                &format!("/pay/{bill_id}/start"),
+                &cookie,
+                &[("csrf", "x"), ("method", "fps")],
+            ),
+        )
+        .await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        let no_cookie = send(
+            &p.app,
+            form_post(
+                &format!("/pay/{bill_id}/start"),
+                "",
+                &[("csrf", &csrf), ("method", "fps")],
+            ),
+        )
+        .await;
+        assert_eq!(no_cookie.status(), StatusCode::FORBIDDEN);
+        assert!(p.state.db().attempts_of(&bill_id).await.unwrap().is_empty());
+
+        // FPS: the code, the sandbox bank, the receipt.
+        let started = send(
+            &p.app,
+            form_post(
+                &format!("/pay/{bill_id}/start"),
+                &cookie,
+                &[("csrf", &csrf), ("method", "fps"), ("lang", "en")],
+            ),
+        )
+        .await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let fps_url = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            fps_url.starts_with(&format!("/pay/{bill_id}/fps/pay_")),
+            "{fps_url}"
+        );
+        let fps = send(&p.app, crate::support::get(&fps_url)).await;
+        assert_eq!(fps.status(), StatusCode::OK);
+        let html = crate::support::text(fps).await;
+        assert!(html.contains("<svg"), "the QR code is inline");
+        assert!(html.contains("/static/pay.js"));
+        assert!(html.contains("Pay with the sandbox bank"));
+        let payment_id = fps_url
+            .split('/')
+            .nth(4)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let png = send(
+            &p.app,
+            crate::support::get(&format!("/pay/{bill_id}/fps/{payment_id}/qr.png")),
+        )
+        .await;
+        assert_eq!(png.headers()[header::CONTENT_TYPE], "image/png");
+        let status_url = format!("/pay/{bill_id}/status?payment={payment_id}");
+        let status = body_json(send(&p.app, crate::support::get(&status_url)).await).await;
+        assert_eq!(status["payment"], "pending");
+        // The bill page now offers to continue with the open code.
+        let html = crate::support::text(
+            send(&p.app, crate::support::get(&format!("/pay/{bill_id}"))).await,
+        )
+        .await;
+        assert!(html.contains(&payment_id));
+        let paid = send(
+            &p.app,
+            form_post(
+                &format!("/pay/{bill_id}/fps/{payment_id}/sandbox"),
+                &cookie,
+                &[("csrf", &csrf), ("lang", "en")],
+            ),
+        )
+        .await;
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+        p.work().await;
+        let status = body_json(send(&p.app, crate::support::get(&status_url)).await).await;
+        assert_eq!(status["payment"], "succeeded");
+        assert_eq!(status["bill"], "paid");
+        let done = send(&p.app, crate::support::get(&fps_url)).await;
+        assert_eq!(
+            done.status(),
+            StatusCode::SEE_OTHER,
+            "the paid code's page sends to the receipt"
+        );
+        let receipt = send(
+            &p.app,
+            crate::support::get(&format!("/pay/{bill_id}/receipt?lang=zh-HK")),
+        )
+        .await;
+        let html = crate::support::text(receipt).await;
+        assert!(
+            html.contains("收據") && html.contains(&payment_id) && html.contains("HK$1,234.50")
+        );
+        assert!(
+            html.contains(&format!("/pay/{bill_id}/receipt")),
+            "how to verify it"
+        );
+        let html = crate::support::text(
+            send(
+                &p.app,
+                crate::support::get(&format!("/pay/{bill_id}?lang=en")),
+            )
+            .await,
+        )
+        .await;
+        assert!(html.contains("This bill has been paid"));
+        assert!(!html.contains("name=\"method\""), "no way to pay twice");
+        assert_eq!(p.receiver.events().len(), 1);
+
+        // PPS, through the sandbox page and back.
+        let bill = p.create("PAGE-0002", "20.00").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+        let started = send(
+            &p.app,
+            form_post(
+                &format!("/pay/{bill_id}/start"),
+                &cookie,
+                &[("csrf", &csrf), ("method", "pps")],
+            ),
+        )
+        .await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let pps = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let pps_path = &pps[pps.find("/sandbox/pps").unwrap()..];
+        let html = crate::support::text(send(&p.app, crate::support::get(pps_path)).await).await;
+        assert!(html.contains("HK$20.00"));
+        let query = pps_path.split_once('?').unwrap().1;
+        let finished = send(
+            &p.app,
+            form_post(
+                "/sandbox/pps",
+                "",
+                &[("query", query), ("outcome", "approve")],
+            ),
+        )
+        .await;
+        let html = crate::support::text(finished).await;
+        let action = html
+            .split("action=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let action = &action[action.find("/pay/return/").unwrap()..];
+        let fields: Vec<(String, String)> = html
+            .split("<input type=\"hidden\" name=\"")
+            .skip(1)
+            .map(|part| {
+                let (name, rest) = part.split_once("\" value=\"").unwrap();
+                let value = rest.split('"').next().unwrap();
+                (
+                    name.to_owned(),
+                    value.replace("&#x2b;", "+").replace("&#43;", "+"),
+                )
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let back = send(&p.app, form_post(action, "", &pairs)).await;
+        assert_eq!(
+            back.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            crate::support::text(back).await
+        );
+        let (_, bill) = p
+            .call("GET", &format!("/v1/bills/{bill_id}"), None, None)
+            .await;
+        assert_eq!(bill["status"], "paid");
+
+        // Cancelled and unknown bills are explained.
+        let bill = p.create("PAGE-0003", "5.00").await;
+        let cancelled_id = bill["id"].as_str().unwrap();
+        p.call(
+            "POST",
+            &format!("/v1/bills/{cancelled_id}/cancel"),
+            None,
+            None,
+        )
+        .await;
+        let html = crate::support::text(
+            send(&p.app, crate::support::get(&format!("/pay/{cancelled_id}"))).await,
+        )
+        .await;
+        assert!(html.contains("cancelled this bill"));
+        let unknown = send(
+            &p.app,
+            crate::support::get("/pay/bill_00000000000000000000000000000000"),
+        )
+        .await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        let hostile = send(&p.app, crate::support::get("/pay/%3Cscript%3E")).await;
+        assert_eq!(hostile.status(), StatusCode::NOT_FOUND);
         p.finish().await;
     }
 }
