@@ -759,8 +759,10 @@ pub async fn provider_return(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(payment_id): Path<String>,
+    Query(query): Query<crate::pages::pay::LangQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let lang = crate::pages::language(query.lang.as_deref(), &headers);
     let payments = payments(&state)?;
     let attempt = if crate::payments::is_id(&payment_id, "pay_") {
         state
@@ -784,5 +786,8 @@ pub async fn provider_return(
         .map_err(pay_error)?;
     // The signed result names its payment; the citizen goes to its bill.
     let bill_id = recorded.map_or(attempt.bill_id, |r| r.bill_id);
-    Ok(axum::response::Redirect::to(&format!("/pay/{bill_id}")).into_response())
+    Ok(
+        axum::response::Redirect::to(&format!("/pay/{bill_id}?lang={}", lang.tag()))
+            .into_response(),
+    )
 }

@@ -457,8 +457,11 @@ pub async fn start(
             state.db(),
             &bill_id,
             method,
-            None,
-            citizen.as_deref(),
+            crate::payments::StartOptions {
+                payment_method: None,
+                citizen: citizen.as_deref(),
+                lang: Some(lang.tag()),
+            },
             state.now(),
         )
         .await

@@ -174,6 +174,17 @@ impl StoredBill {
     }
 }
 
+/// The choices of [`Payments::start`].
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions<'a> {
+    /// The acquirer's token for the citizen's card or wallet.
+    pub payment_method: Option<String>,
+    /// The signed-in citizen, whose payment history the attempt joins.
+    pub citizen: Option<&'a str>,
+    /// The pay pages' language (`en`, `zh-HK`), for the provider's way back.
+    pub lang: Option<&'static str>,
+}
+
 /// What a notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -561,18 +572,20 @@ impl Payments {
     }
 
     /// Starts paying `bill_id` by `method` (an open attempt of the same
-    /// method that has not expired is reused). `payment_method` is the
-    /// acquirer's token for cards and wallets; `citizen` the signed-in
-    /// citizen, whose payment history it joins.
+    /// method that has not expired is reused).
     pub async fn start(
         &self,
         db: &Db,
         bill_id: &str,
         method: Method,
-        payment_method: Option<String>,
-        citizen: Option<&str>,
+        options: StartOptions<'_>,
         now: OffsetDateTime,
     ) -> Result<AttemptRow, PayError> {
+        let StartOptions {
+            payment_method,
+            citizen,
+            lang,
+        } = options;
         let stored = self.bill(db, bill_id, None).await?;
         let stored = self.expire_if_overdue(db, stored, now).await?;
         if stored.payments.state != BillState::Open {
@@ -602,7 +615,10 @@ impl Payments {
             bill_reference: stored.bill.reference.clone(),
             amount: stored.bill.amount,
             description: stored.bill.description.clone(),
-            return_url: format!("{}/pay/return/{attempt_id}", self.base_url),
+            return_url: match lang {
+                Some(lang) => format!("{}/pay/return/{attempt_id}?lang={lang}", self.base_url),
+                None => format!("{}/pay/return/{attempt_id}", self.base_url),
+            },
             requested_at: now,
             expires_at: now + lifetime,
             payment_method,

@@ -547,3 +547,127 @@ async fn redeem(
         .unwrap();
     id_token.verify(key).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
+    let Some((chromium, root)) = tools() else {
+        return;
+    };
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("gateway.toml");
+    std::fs::write(&config_file, "[payments]\nworker_interval_ms = 200\n").unwrap();
+    let demo = Demo::start(dir.path(), port, &config_file).await;
+    let department: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
+    )
+    .unwrap();
+    let api_key = department["api_key"].as_str().expect("the demo's API key");
+    let http = reqwest::Client::new();
+    let mut runs = Vec::new();
+    for (name, lang, method, amount) in [
+        ("en-fps", "en", "fps", "1234.50"),
+        ("zh-fps", "zh-HK", "fps", "88.00"),
+        ("zh-pps", "zh-HK", "pps", "42.10"),
+    ] {
+        let bill: Value = http
+            .post(format!("{}/v1/bills", demo.base))
+            .bearer_auth(api_key)
+            .header("idempotency-key", name)
+            .json(&json!({
+                "reference": format!("BROWSER-{}", name.to_uppercase()),
+                "amount": amount,
+                "description": {"en": "Licence fee", "zh": "牌照費"},
+                "due_date": "2099-12-31",
+                "methods": ["fps", "pps"],
+                "return_url": "http://127.0.0.1:8081/paid",
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = format!("{}?lang={lang}", bill["pay_url"].as_str().unwrap());
+        runs.push(json!({"name": format!("pay-{name}"), "url": url, "method": method}));
+    }
+    let artifacts = root.join("target/browser-artifacts");
+    let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs});
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(root.join("browser-tests/pay.mjs"))
+            .arg(config.to_string())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the browser run finished within 120 s")
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for run in report["runs"].as_array().unwrap() {
+        let name = run["name"].as_str().unwrap();
+        assert!(run["error"].is_null(), "{name}: {run}");
+        for page in run["pages"].as_array().unwrap() {
+            let serious: Vec<&Value> = page["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+                .collect();
+            assert!(
+                serious.is_empty(),
+                "{}: axe-core: {serious:?}",
+                page["page"]
+            );
+            // The gateway's own pages in Chinese: no English but the
+            // switch, the currency, the method's name and the reference.
+            if name.starts_with("pay-zh") && page["url"].as_str().unwrap().contains("/pay/") {
+                assert_eq!(page["lang"], "zh-Hant-HK", "{}", page["page"]);
+                let english = has_latin_letters(
+                    page["text"].as_str().unwrap(),
+                    &[
+                        "English", "HK", "BROWSER", "ZH", "FPS", "PPS", "pay", "eID", "Gateway",
+                    ],
+                );
+                assert!(english.is_empty(), "{}: {english:?}", page["page"]);
+            }
+        }
+    }
+    // FPS: the page updated itself and showed the receipt.
+    let en = &report["runs"][0];
+    assert!(en["url"].as_str().unwrap().contains("/receipt"), "{en}");
+    let receipt = en["pages"][2]["text"].as_str().unwrap();
+    assert!(
+        receipt.contains("HK$1,234.50") && receipt.contains("Receipt"),
+        "{receipt}"
+    );
+    let zh = &report["runs"][1];
+    assert!(zh["pages"][2]["text"].as_str().unwrap().contains("收據"));
+    // PPS: back from the sandbox page, the bill is paid.
+    let pps = &report["runs"][2];
+    assert!(
+        pps["pages"][3]["text"].as_str().unwrap().contains("已繳付"),
+        "{pps}"
+    );
+    // And the department's view agrees.
+    let bills: Value = http
+        .get(format!("{}/v1/bills?status=paid", demo.base))
+        .bearer_auth(api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bills["data"].as_array().unwrap().len(), 3, "{bills}");
+    demo.stop().await;
+}

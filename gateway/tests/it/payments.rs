@@ -269,8 +269,7 @@ impl Pay {
                 self.state.db(),
                 bill_id,
                 Method::Fps,
-                None,
-                None,
+                Default::default(),
                 self.state.now(),
             )
             .await
@@ -456,8 +455,7 @@ mod end_to_end {
                 p.state.db(),
                 second_id,
                 Method::Pps,
-                None,
-                None,
+                Default::default(),
                 p.state.now(),
             )
             .await
@@ -486,7 +484,8 @@ mod end_to_end {
         assert_eq!(returned.status(), StatusCode::SEE_OTHER);
         assert_eq!(
             returned.headers()[header::LOCATION],
-            format!("/pay/{second_id}")
+            format!("/pay/{second_id}?lang=en"),
+            "back to the bill, in the browser's language"
         );
         // The browser's back button sends it again: nothing changes.
         let again = send(
@@ -833,8 +832,7 @@ mod reliability {
                 p.state.db(),
                 &bill_id,
                 Method::Fps,
-                None,
-                None,
+                Default::default(),
                 p.state.now(),
             )
             .await
@@ -886,8 +884,7 @@ mod reliability {
                 p.state.db(),
                 &bill_id,
                 Method::Fps,
-                None,
-                None,
+                Default::default(),
                 p.state.now(),
             )
             .await
@@ -943,8 +940,7 @@ mod reliability {
                 p.state.db(),
                 &bill_id,
                 Method::Fps,
-                None,
-                None,
+                Default::default(),
                 p.state.now(),
             )
             .await;
