@@ -26,6 +26,7 @@ pub mod formfill;
 pub mod headers;
 pub mod limit;
 pub mod oidc;
+pub mod openapi;
 pub mod ops;
 pub mod payments;
 pub mod receipts;
@@ -109,6 +110,7 @@ pub fn app(state: AppState) -> Router {
                 )
                 .route_layer(from_fn_with_state(state.clone(), limit::limit_department)),
         )
+        .route("/v1/openapi.json", get(openapi::serve))
         .route("/callbacks/{provider}", post(payments::callback))
         .route("/pay/return/{payment}", post(payments::provider_return))
         .route("/par", post(oidc::par))

@@ -13,6 +13,7 @@ mod flow;
 mod http;
 mod jwks_uri;
 mod oidc_client;
+mod openapi;
 mod par;
 mod passkeys;
 mod payments;

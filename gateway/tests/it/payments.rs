@@ -384,6 +384,8 @@ mod end_to_end {
         assert_eq!(paid["amount_paid"], "1234.50");
         assert_eq!(paid["payments"][0]["id"], payment_id.as_str());
         assert_eq!(paid["payments"][0]["status"], "succeeded");
+        crate::openapi::assert_fits(&bill, "Bill");
+        crate::openapi::assert_fits(&paid, "Bill");
         let events = p.receiver.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["type"], "payment.succeeded");
@@ -437,6 +439,8 @@ mod end_to_end {
             .await;
         assert_eq!(payment["amount_refunded"], "1234.50");
         assert_eq!(payment["refunds"].as_array().unwrap().len(), 2);
+        crate::openapi::assert_fits(&payment, "Payment");
+        crate::openapi::assert_fits(&first, "Refund");
         let refund_id = first["id"].as_str().unwrap();
         let (status, refund) = p
             .call("GET", &format!("/v1/refunds/{refund_id}"), None, None)
@@ -529,6 +533,7 @@ mod end_to_end {
         assert_eq!(report["methods"]["pps"]["collected"], "88.80");
         assert_eq!(report["methods"]["pps"]["fees"], "1.50");
         assert_eq!(report["total"]["payments"], 2);
+        crate::openapi::assert_fits(&report, "DailyReport");
         let lines = p
             .state
             .db()
@@ -604,6 +609,8 @@ mod end_to_end {
             .await;
         assert_eq!(next["data"][0]["reference"], "RATES-2026-0001");
         assert_eq!(next["has_more"], false);
+        crate::openapi::assert_fits(&page, "BillList");
+        crate::openapi::assert_fits(&next, "BillList");
         let (_, filtered) = p
             .call(
                 "GET",
@@ -732,6 +739,7 @@ mod reliability {
         let (_, failed) = p
             .call("GET", "/v1/webhooks/events?status=failed", None, None)
             .await;
+        crate::openapi::assert_fits(&failed, "EventList");
         let failed = failed["data"].as_array().unwrap().clone();
         assert_eq!(failed.len(), 1);
         let id = failed[0]["id"].as_str().unwrap();
