@@ -35,6 +35,8 @@ pub enum Command {
     Audit(crate::audit::AuditArgs),
     /// Reseal e-ME profile values under the newest profile key.
     Profile(ProfileArgs),
+    /// Compare a provider's settlement file with the ledger.
+    Reconcile(crate::reconcile_cmd::ReconcileArgs),
 }
 
 /// `--config FILE`, shared by every subcommand.

@@ -21,6 +21,7 @@ pub mod pages;
 pub mod payments;
 pub mod profile;
 pub mod qr_cmd;
+pub mod reconcile_cmd;
 pub mod revocation;
 pub mod run;
 pub mod server;

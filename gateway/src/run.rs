@@ -100,6 +100,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             println!("resealed {count} profile values under the newest key");
             Ok(())
         }
+        Command::Reconcile(args) => {
+            let config = load_config(&args.config, None)?;
+            telemetry::init(&config.log);
+            crate::reconcile_cmd::run(config, args).await
+        }
         Command::Audit(args) => {
             let config = load_config(&args.config, None)?;
             telemetry::init(&config.log);

@@ -430,6 +430,28 @@ impl Db {
         .map_err(store_error)
     }
 
+    /// A provider's ledger lines, optionally of posting dates `from` to
+    /// `to` (inclusive, `YYYY-MM-DD`).
+    pub async fn ledger_of_provider(
+        &self,
+        provider: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        with_pool!(self, pool => sqlx::query_as::<_, LedgerRow>(
+            "SELECT transaction_id, line, kind, department, bill_id, payment_id, provider, method, \
+             account, side, amount_cents, posted_at, posted_date FROM ledger_lines \
+             WHERE provider = $1 AND ($2 IS NULL OR posted_date >= $2) \
+             AND ($3 IS NULL OR posted_date <= $3) ORDER BY transaction_id, line",
+        )
+        .bind(provider)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await)
+        .map_err(store_error)
+    }
+
     /// Every ledger line of a payment.
     pub async fn ledger_of_payment(&self, payment_id: &str) -> Result<Vec<LedgerRow>, StoreError> {
         with_pool!(self, pool => sqlx::query_as::<_, LedgerRow>(

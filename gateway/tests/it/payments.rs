@@ -1428,3 +1428,91 @@ mod pages {
         p.finish().await;
     }
 }
+
+mod reconciliation {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_settlement_file_is_compared_with_the_ledger() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let mut references = Vec::new();
+        for (reference, amount) in [("REC-0001", "100.00"), ("REC-0002", "250.00")] {
+            let bill = p.create(reference, amount).await;
+            let payment = p.pay_by_fps(bill["id"].as_str().unwrap()).await;
+            p.work().await;
+            let ledger = p.state.db().ledger_of_payment(&payment).await.unwrap();
+            references.push(
+                ledger[0]
+                    .transaction_id
+                    .splitn(3, ':')
+                    .nth(2)
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let run = |lines: &[String]| {
+            let file = dir.path().join("settlement.csv");
+            let mut text = String::from("provider_reference,kind,amount,settlement_date\n");
+            for line in lines {
+                text.push_str(line);
+                text.push('\n');
+            }
+            std::fs::write(&file, text).unwrap();
+            crate::support::gateway_command(dir.path())
+                .args(["reconcile", "--provider", "fps"])
+                .arg(&file)
+                .env("GATEWAY_DATABASE__URL", &p.db.config.database.url)
+                .output()
+                .unwrap()
+        };
+        let (a, b) = (&references[0], &references[1]);
+        // Fees (50 basis points) settle too.
+        let clean = run(&[
+            format!("{a},payment,100.00,2026-11-28"),
+            format!("{a},fee,0.50,2026-11-28"),
+            format!("{b},payment,250.00,2026-11-28"),
+            format!("{b},fee,1.25,2026-11-28"),
+        ]);
+        let out = String::from_utf8_lossy(&clean.stdout);
+        assert_eq!(
+            clean.status.code(),
+            Some(0),
+            "{out}{}",
+            String::from_utf8_lossy(&clean.stderr)
+        );
+        assert!(
+            out.contains("matched 4, missing 0, unexpected 0, mismatched 0, duplicated 0"),
+            "{out}"
+        );
+        let differs = run(&[
+            format!("{a},payment,100.00,2026-11-28"),
+            format!("{a},payment,100.00,2026-11-28"),
+            format!("{b},payment,249.00,2026-11-28"),
+            "FUNKNOWN0001,payment,9.99,2026-11-28".to_owned(),
+        ]);
+        let out = String::from_utf8_lossy(&differs.stdout);
+        assert_eq!(differs.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("matched 1, missing 2, unexpected 1, mismatched 1, duplicated 1"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("mismatched payment {b} ledger 250.00 file 249.00")),
+            "{out}"
+        );
+        assert!(
+            out.contains("unexpected payment FUNKNOWN0001 9.99"),
+            "{out}"
+        );
+        let malformed = run(&[format!("{a},payment,100.001,2026-11-28")]);
+        assert_eq!(malformed.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&malformed.stderr).contains("line 2"),
+            "{malformed:?}"
+        );
+        p.finish().await;
+    }
+}
