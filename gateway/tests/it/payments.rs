@@ -1516,3 +1516,195 @@ mod reconciliation {
         p.finish().await;
     }
 }
+
+mod crash {
+    use super::*;
+
+    fn serve(dir: &std::path::Path, config: &std::path::Path, port: u16) -> std::process::Child {
+        crate::support::gateway_command(dir)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    async fn wait_ready(base: &str) {
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the gateway did not start");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_success_recorded_before_a_sigkill_is_delivered_after_the_restart() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        // The binary reads the system clock: so does this test.
+        *p.clock.0.lock().unwrap() = OffsetDateTime::now_utc();
+        let dir = tempfile::tempdir().unwrap();
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let settings = |interval_ms: u64| {
+            let mut config = p.state.config().clone();
+            config.payments.worker_interval_ms = interval_ms;
+            let mut text = toml_of(&config);
+            text.push('\n');
+            let path = dir.path().join(format!("gateway-{interval_ms}.toml"));
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        // The worker runs once at start, then not for ten minutes: the
+        // success is recorded and its webhook waits in the outbox.
+        let mut first = serve(dir.path(), &settings(600_000), port);
+        wait_ready(&base).await;
+        let bill = p.create("CRASH-0001", "77.00").await;
+        let payments = p.state.payments().unwrap();
+        let attempt = payments
+            .start(
+                p.state.db(),
+                bill["id"].as_str().unwrap(),
+                Method::Fps,
+                Default::default(),
+                p.state.now(),
+            )
+            .await
+            .unwrap();
+        let NextStep::ShowQr { payload } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!()
+        };
+        // The bank (same key as the gateway's sandbox) notifies the
+        // running process over HTTP, signed now.
+        let bank = payments.fps_bank().unwrap();
+        bank.pay(&payload, OffsetDateTime::now_utc()).unwrap();
+        let delivery = bank.deliveries(OffsetDateTime::now_utc()).remove(0);
+        let mut request = reqwest::Client::new().post(format!("{base}/callbacks/fps"));
+        for (name, value) in &delivery.headers {
+            request = request.header(name, value);
+        }
+        let answer = request.body(delivery.body).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let events = p
+            .state
+            .db()
+            .webhook_events_of(&p.client_id, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].status, "pending");
+        assert!(p.receiver.events().is_empty());
+        // SIGKILL: no shutdown of any kind.
+        first.kill().unwrap();
+        first.wait().unwrap();
+        // Restarted, the worker finds the event and delivers it, once.
+        let mut second = serve(dir.path(), &settings(200), port);
+        wait_ready(&base).await;
+        for _ in 0..100 {
+            if !p.receiver.events().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        second.kill().unwrap();
+        second.wait().unwrap();
+        let got = p.receiver.events();
+        assert_eq!(got.len(), 1, "delivered once after the restart");
+        assert_eq!(got[0]["type"], "payment.succeeded");
+        assert_eq!(got[0]["id"], events[0].id.as_str());
+        p.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_gateway_processes_on_one_postgres_deliver_each_webhook_once() {
+        let Some(p) = setup(Backend::Postgres).await else {
+            return;
+        };
+        *p.clock.0.lock().unwrap() = OffsetDateTime::now_utc();
+        // Twenty successes recorded, their webhooks waiting in the outbox.
+        let payments = p.state.payments().unwrap();
+        for i in 0..20 {
+            let bill = p.create(&format!("TWO-{i:04}"), "3.00").await;
+            p.pay_by_fps(bill["id"].as_str().unwrap()).await;
+        }
+        let bank = payments.fps_bank().unwrap();
+        for d in bank.deliveries(p.state.now()) {
+            payments
+                .notify(p.state.db(), "fps", &d.headers, &d.body, p.state.now())
+                .await
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = p.state.config().clone();
+        config.payments.worker_interval_ms = 50;
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, toml_of(&config)).unwrap();
+        let mut children = Vec::new();
+        for _ in 0..2 {
+            let port = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                probe.local_addr().unwrap().port()
+            };
+            children.push(serve(dir.path(), &path, port));
+            wait_ready(&format!("http://127.0.0.1:{port}")).await;
+        }
+        for _ in 0..100 {
+            if p.receiver.events().len() >= 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // A little longer, for any second delivery to show.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for mut child in children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let got = p.receiver.got.lock().unwrap().clone();
+        let mut ids: Vec<String> = got.iter().map(|g| g.0.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 20, "every webhook delivered");
+        assert_eq!(got.len(), 20, "each once");
+        p.finish().await;
+    }
+
+    /// The settings as a TOML file the binary reads.
+    fn toml_of(config: &Config) -> String {
+        let fps = config.payments.fps.as_ref().unwrap();
+        let pps = config.payments.pps.as_ref().unwrap();
+        format!(
+            "[database]\nurl = {url:?}\n\n[payments]\nworker_interval_ms = {interval}\n\n\
+             [payments.fps]\nprovider_id = \"fps\"\nproxy = {{ fps_id = \"1234567\" }}\n\
+             clearing_code = \"004\"\nmerchant_name = {name:?}\nsandbox_seed = {seed:?}\n\
+             fee = {{ basis_points = 50 }}\n\n\
+             [payments.pps]\nprovider_id = \"pps\"\nmerchant_code = \"9123\"\nkey = {key:?}\nsandbox = true\n",
+            url = config.database.url,
+            interval = config.payments.worker_interval_ms,
+            name = fps.merchant_name,
+            seed = fps.sandbox_seed.as_ref().unwrap().expose(),
+            key = pps.key.expose(),
+        )
+    }
+}
