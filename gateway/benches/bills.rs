@@ -188,9 +188,22 @@ fn pgbench(server_url: &str, secs: u64) -> Option<f64> {
         .ok()?;
     let dir = tempfile::tempdir().ok()?;
     let script = dir.path().join("insert.sql");
-    std::fs::write(&script, "INSERT INTO single (body) VALUES ('a bill-sized row');\n").ok()?;
+    std::fs::write(
+        &script,
+        "INSERT INTO single (body) VALUES ('a bill-sized row');\n",
+    )
+    .ok()?;
     let out = Command::new("pgbench")
-        .args(["-n", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &secs.to_string(), "-f"])
+        .args([
+            "-n",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
         .arg(&script)
         .arg(&url)
         .output()

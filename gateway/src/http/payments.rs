@@ -79,6 +79,24 @@ pub fn pay_error(error: PayError) -> ApiError {
             e.to_string(),
         ),
         PayError::Contradiction(message) => code(StatusCode::CONFLICT, "contradiction", message),
+        PayError::Routing(payment_core::routing::RoutingError::Provider(
+            payment_core::adapters::ProviderError::Declined { code: reason, .. },
+        ))
+        | PayError::Provider(payment_core::adapters::ProviderError::Declined {
+            code: reason,
+            ..
+        }) => code(
+            StatusCode::PAYMENT_REQUIRED,
+            "payment_declined",
+            format!("the payment was declined ({reason}); no money was taken"),
+        ),
+        PayError::Routing(payment_core::routing::RoutingError::Provider(
+            payment_core::adapters::ProviderError::Invalid { detail, .. },
+        )) => code(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payment_method",
+            format!("the provider refused the request: {detail}"),
+        ),
         PayError::Routing(e) => {
             tracing::warn!(error = %e, "no provider could start a payment");
             code(
