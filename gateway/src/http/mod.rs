@@ -125,6 +125,15 @@ pub fn app(state: AppState) -> Router {
         .route("/static/site.css", get(crate::pages::stylesheet))
         .route("/static/signin.js", get(crate::pages::signin_script))
         .route("/static/pay.js", get(crate::pages::pay::script))
+        .route("/static/card.js", get(crate::pages::pay::card_script))
+        .route(
+            "/pay/{bill}/card",
+            get(crate::pages::pay::card_page).post(crate::pages::pay::card_start),
+        )
+        .route(
+            "/pay/{bill}/payment/{payment}",
+            get(crate::pages::pay::fps_page),
+        )
         .route("/pay/{bill}", get(crate::pages::pay::bill_page))
         .route("/pay/{bill}/start", post(crate::pages::pay::start))
         .route("/pay/{bill}/status", get(crate::pages::pay::status))

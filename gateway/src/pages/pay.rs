@@ -82,6 +82,20 @@ pub struct PayText {
     pps_return: &'static str,
     refused: &'static str,
     return_to: &'static str,
+    card_title: &'static str,
+    card_number: &'static str,
+    card_expiry_month: &'static str,
+    card_expiry_year: &'static str,
+    card_cvc: &'static str,
+    card_pay: &'static str,
+    card_working: &'static str,
+    card_invalid: &'static str,
+    card_declined: &'static str,
+    card_failed: &'static str,
+    card_note: &'static str,
+    card_needs_script: &'static str,
+    waiting_title: &'static str,
+    waiting: &'static str,
 }
 
 static EN: PayText = PayText {
@@ -135,6 +149,20 @@ static EN: PayText = PayText {
     pps_return: "Return to the gateway",
     refused: "That could not be done. Please go back to the bill and try again.",
     return_to: "Return to",
+    card_title: "Pay by card",
+    card_number: "Card number",
+    card_expiry_month: "Expiry month (MM)",
+    card_expiry_year: "Expiry year (YY)",
+    card_cvc: "Security code (CVC)",
+    card_pay: "Pay",
+    card_working: "Working… Your bank may ask you to confirm.",
+    card_invalid: "Please check the card details.",
+    card_declined: "Your card was declined. No money was taken. Try another card or another way to pay.",
+    card_failed: "The payment could not be made. No money was taken. Please try again.",
+    card_note: "Your card details go straight to the card acquirer; the gateway never sees them.",
+    card_needs_script: "Card payments need JavaScript. Please turn it on, or choose another way to pay.",
+    waiting_title: "Confirming your payment",
+    waiting: "Waiting for the confirmation of your payment. This page updates itself.",
 };
 
 static ZH: PayText = PayText {
@@ -188,6 +216,20 @@ static ZH: PayText = PayText {
     pps_return: "返回閘道",
     refused: "未能完成。請返回帳單再試。",
     return_to: "返回",
+    card_title: "以信用卡付款",
+    card_number: "卡號",
+    card_expiry_month: "到期月份（月月）",
+    card_expiry_year: "到期年份（年年）",
+    card_cvc: "保安碼",
+    card_pay: "付款",
+    card_working: "處理中…你的銀行或會要求你確認。",
+    card_invalid: "請核對信用卡資料。",
+    card_declined: "你的信用卡被拒絕，沒有扣除任何款項。請使用另一張卡或其他付款方式。",
+    card_failed: "未能付款，沒有扣除任何款項。請再試一次。",
+    card_note: "你的信用卡資料直接交到收單機構，閘道不會看到。",
+    card_needs_script: "信用卡付款需要使用 JavaScript。請開啟，或選擇其他付款方式。",
+    waiting_title: "正在確認你的付款",
+    waiting: "正在等待付款確認。此頁會自動更新。",
 };
 
 fn text(lang: Lang) -> &'static PayText {
@@ -381,13 +423,14 @@ pub async fn bill_page(
         .bill
         .methods
         .iter()
-        .filter(|m| payments.offers(**m) && matches!(m, Method::Fps | Method::Pps))
+        .filter(|m| payments.offers(**m) && matches!(m, Method::Fps | Method::Pps | Method::Card))
         .map(|m| MethodChoice {
             value: m.as_str(),
             name: method_name(t, m.as_str()),
             hint: match m {
                 Method::Fps => t.fps_hint,
-                _ => t.pps_hint,
+                Method::Pps => t.pps_hint,
+                _ => t.card_note,
             },
         })
         .collect();
@@ -550,9 +593,12 @@ pub async fn fps_page(
             Redirect::to(&format!("/pay/{bill_id}/receipt?lang={}", lang.tag())).into_response(),
         );
     }
-    let payload = qr_payload(&attempt).ok_or_else(|| not_found(lang))?;
-    let svg = payment_core::fps_render::svg(&payload, 280)
-        .map_err(|e| ApiError::unavailable(format!("QR: {e}")))?;
+    // FPS shows its code; other methods wait for the acquirer's word.
+    let svg = match qr_payload(&attempt) {
+        Some(payload) => payment_core::fps_render::svg(&payload, 280)
+            .map_err(|e| ApiError::unavailable(format!("QR: {e}")))?,
+        None => String::new(),
+    };
     let (csrf, cookie) = csrf(&headers, state.config().tls.is_some())?;
     let page = FpsPage {
         m: lang.messages(),
@@ -569,6 +615,7 @@ pub async fn fps_page(
         expires: hong_kong_time(attempt.expires_at),
         state: attempt.state.clone(),
         sandbox: stored.row.mode == "test"
+            && attempt.method == "fps"
             && state.payments().is_some_and(|p| p.fps_bank().is_some()),
         bill_id,
         payment_id,
@@ -921,5 +968,159 @@ pub async fn script() -> Response {
     super::asset(
         "text/javascript; charset=utf-8",
         include_str!("../../static/pay.js"),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "pay_card.html")]
+struct CardPage<'a> {
+    m: &'a Messages,
+    t: &'a PayText,
+    lang: &'static str,
+    switch_url: String,
+    csrf: String,
+    bill_id: String,
+    amount: String,
+    reference: String,
+    api_base: String,
+    publishable_key: String,
+    js_url: String,
+}
+
+/// `GET /pay/{bill}/card`: the card form. The card is tokenised in the
+/// browser at the acquirer (with its publishable key) and only the token
+/// reaches the gateway; the acquirer's script runs 3-D Secure.
+pub async fn card_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(bill_id): Path<String>,
+    Query(query): Query<LangQuery>,
+) -> Result<Response, ApiError> {
+    let lang = language(query.lang.as_deref(), &headers);
+    let payments = payments(&state)?;
+    let stored = payments
+        .bill(state.db(), &bill_id, None)
+        .await
+        .map_err(page_error(lang))?;
+    let stripe = state
+        .config()
+        .payments
+        .card
+        .clone()
+        .filter(|_| stored.bill.allows(Method::Card) && stored.row.status == "open")
+        .ok_or_else(|| not_found(lang))?;
+    let (csrf, cookie) = csrf(&headers, state.config().tls.is_some())?;
+    let api = super::helper_origin(&stripe.api_base).unwrap_or_default();
+    let script = super::helper_origin(&stripe.js_url).unwrap_or_default();
+    let page = CardPage {
+        m: lang.messages(),
+        t: text(lang),
+        lang: lang.tag(),
+        switch_url: format!("/pay/{bill_id}/card?lang={}", lang.other().tag()),
+        csrf,
+        amount: hkd(stored.bill.amount),
+        reference: stored.bill.reference.clone(),
+        api_base: stripe.api_base.trim_end_matches('/').to_owned(),
+        publishable_key: stripe.publishable_key.clone(),
+        js_url: stripe.js_url.clone(),
+        bill_id,
+    };
+    let mut response = super::render(&page);
+    // The acquirer's script (and its 3-D Secure frames) and API, nothing else.
+    let policy = crate::http::headers::CONTENT_SECURITY_POLICY
+        .replacen(
+            "script-src 'self';",
+            &format!("script-src 'self' {script};"),
+            1,
+        )
+        .replacen(
+            "default-src 'self';",
+            &format!("default-src 'self'; connect-src 'self' {api}; frame-src {script} {api};"),
+            1,
+        );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(with_cookie(response, cookie))
+}
+
+/// The form `card.js` posts to `POST /pay/{bill}/card`.
+#[derive(Debug, Deserialize)]
+pub struct CardForm {
+    csrf: String,
+    payment_method: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// `POST /pay/{bill}/card`: starts a card payment with the browser's
+/// token; answers JSON for `card.js`: where to wait, and the client
+/// secret when 3-D Secure is needed.
+pub async fn card_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(bill_id): Path<String>,
+    Form(form): Form<CardForm>,
+) -> Result<Response, ApiError> {
+    let lang = language(form.lang.as_deref(), &headers);
+    let t = text(lang);
+    if !csrf_ok(&headers, state.config().tls.is_some(), &form.csrf) {
+        return Err(refused(lang));
+    }
+    let payments = payments(&state)?;
+    let citizen = state
+        .sessions()
+        .current(&headers)
+        .await
+        .map(|c| c.citizen_id);
+    let started = payments
+        .start(
+            state.db(),
+            &bill_id,
+            Method::Card,
+            crate::payments::StartOptions {
+                payment_method: Some(form.payment_method),
+                citizen: citizen.as_deref(),
+                lang: Some(lang.tag()),
+            },
+            state.now(),
+        )
+        .await;
+    let attempt = match started {
+        Ok(attempt) => attempt,
+        Err(PayError::NotFound(_)) => return Err(not_found(lang)),
+        Err(error) => {
+            let api = crate::http::payments::pay_error(error);
+            let message = match api.code {
+                "payment_declined" => t.card_declined,
+                "invalid_payment_method" => t.card_invalid,
+                _ => t.card_failed,
+            };
+            return Err(ApiError::new(api.status, api.code, message));
+        }
+    };
+    let client_secret = match attempt
+        .next_step
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+    {
+        Some(NextStep::AcquirerAction { client_secret }) => Some(client_secret),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "payment": attempt.id,
+        "client_secret": client_secret,
+        "wait_url": format!("/pay/{bill_id}/payment/{}?lang={}", attempt.id, lang.tag()),
+    }))
+    .into_response())
+}
+
+/// `GET /static/card.js`.
+pub async fn card_script() -> Response {
+    super::asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/card.js"),
     )
 }

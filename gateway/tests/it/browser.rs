@@ -549,7 +549,7 @@ async fn redeem(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
+async fn a_citizen_pays_bills_by_fps_pps_and_card_in_english_and_chinese() {
     let Some((chromium, root)) = tools() else {
         return;
     };
@@ -557,10 +557,33 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
+    // Cards through the Stripe emulator, whose Stripe.js runs 3-D Secure.
+    let Some(stripe) = crate::payments::card::emulator().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("gateway.toml");
-    std::fs::write(&config_file, "[payments]\nworker_interval_ms = 200\n").unwrap();
+    std::fs::write(
+        &config_file,
+        format!(
+            "[payments]\nworker_interval_ms = 200\n\n[payments.card]\nprovider_id = \"stripe-card\"\n\
+             api_base = {base:?}\nsecret_key = \"sk_test_gateway\"\npublishable_key = \"pk_test_gateway\"\n\
+             js_url = \"{base}/js.stripe.com/v3/\"\nwebhook_secrets = [\"whsec_browser\"]\n",
+            base = stripe.base
+        ),
+    )
+    .unwrap();
     let demo = Demo::start(dir.path(), port, &config_file).await;
+    let hooks = reqwest::Client::new()
+        .post(format!("{}/_config/webhooks/gateway", stripe.base))
+        .form(&[
+            ("url", format!("{}/callbacks/stripe-card", demo.base)),
+            ("secret", "whsec_browser".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(hooks.status().is_success());
     let department: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("demo-data/demo-department.json")).unwrap(),
     )
@@ -572,6 +595,8 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
         ("en-fps", "en", "fps", "1234.50"),
         ("zh-fps", "zh-HK", "fps", "88.00"),
         ("zh-pps", "zh-HK", "pps", "42.10"),
+        ("en-card", "en", "card", "300.00"),
+        ("zh-card", "zh-HK", "card", "66.60"),
     ] {
         let bill: Value = http
             .post(format!("{}/v1/bills", demo.base))
@@ -582,7 +607,7 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
                 "amount": amount,
                 "description": {"en": "Licence fee", "zh": "牌照費"},
                 "due_date": "2099-12-31",
-                "methods": ["fps", "pps"],
+                "methods": ["fps", "pps", "card"],
                 "return_url": "http://127.0.0.1:8081/paid",
             }))
             .send()
@@ -592,7 +617,10 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
             .await
             .unwrap();
         let url = format!("{}?lang={lang}", bill["pay_url"].as_str().unwrap());
-        runs.push(json!({"name": format!("pay-{name}"), "url": url, "method": method}));
+        runs.push(
+            json!({"name": format!("pay-{name}"), "url": url, "method": method,
+            "card": "4000002760003184"}),
+        );
     }
     let artifacts = root.join("target/browser-artifacts");
     let config = json!({"chromium": chromium, "artifacts": artifacts, "runs": runs});
@@ -635,7 +663,8 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
                 let english = has_latin_letters(
                     page["text"].as_str().unwrap(),
                     &[
-                        "English", "HK", "BROWSER", "ZH", "FPS", "PPS", "pay", "eID", "Gateway",
+                        "English", "HK", "BROWSER", "ZH", "FPS", "PPS", "CARD", "CVC", "pay",
+                        "eID", "Gateway",
                     ],
                 );
                 assert!(english.is_empty(), "{}: {english:?}", page["page"]);
@@ -668,6 +697,17 @@ async fn a_citizen_pays_bills_by_fps_and_pps_in_english_and_chinese() {
         .json()
         .await
         .unwrap();
-    assert_eq!(bills["data"].as_array().unwrap().len(), 3, "{bills}");
+    assert_eq!(bills["data"].as_array().unwrap().len(), 5, "{bills}");
+    // Cards: a 3-D Secure challenge passed in the browser, then the receipt.
+    for run in [3, 4] {
+        let card = &report["runs"][run];
+        assert!(card["url"].as_str().unwrap().contains("/receipt"), "{card}");
+    }
+    assert!(
+        report["runs"][3]["pages"][2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("HK$300.00")
+    );
     demo.stop().await;
 }

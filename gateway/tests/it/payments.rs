@@ -1709,7 +1709,7 @@ mod crash {
     }
 }
 
-mod card {
+pub mod card {
     //! Cards through the `localstripe` emulator: the gateway listens on
     //! loopback so that the emulator's signed webhooks reach its callback.
     use super::*;
@@ -1717,9 +1717,9 @@ mod card {
 
     const WEBHOOK_SECRET: &str = "whsec_gateway_card_test";
 
-    struct Emulator {
+    pub struct Emulator {
         child: std::process::Child,
-        base: String,
+        pub base: String,
     }
 
     impl Drop for Emulator {
@@ -1729,7 +1729,7 @@ mod card {
         }
     }
 
-    async fn emulator() -> Option<Emulator> {
+    pub async fn emulator() -> Option<Emulator> {
         let program = std::env::var("LOCALSTRIPE").unwrap_or_else(|_| "localstripe".into());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -20,7 +20,7 @@ pub type FormParams = Vec<(String, String)>;
 #[non_exhaustive]
 pub enum StripeRequestError {
     /// Card payments need the payment method token made in the browser.
-    #[error("a card payment needs a payment method token (pm_...)")]
+    #[error("a card payment needs a payment method token (pm_... or card_...)")]
     MissingPaymentMethod,
     /// The token is not a Stripe payment method id.
     #[error("the payment method token is not a Stripe id")]
@@ -67,7 +67,10 @@ impl TryFrom<&StartRequest> for CardIntentParams {
             .payment_method
             .as_deref()
             .ok_or(StripeRequestError::MissingPaymentMethod)?;
-        if !is_stripe_id(method, "pm_") {
+        // A PaymentMethod (Stripe.js `createPaymentMethod`), or the card of
+        // a token (`/v1/tokens` with the publishable key), which Stripe
+        // accepts as a payment method too.
+        if !is_stripe_id(method, "pm_") && !is_stripe_id(method, "card_") {
             return Err(StripeRequestError::BadPaymentMethod);
         }
         let mut params = common_params(request);
@@ -323,6 +326,7 @@ mod tests {
     #[test]
     fn stripe_ids_keep_paths_clean() {
         assert!(is_stripe_id("pm_1Qx9", "pm_"));
+        assert!(is_stripe_id("card_aCvl4AZ1AYTbtq", "card_"));
         for bad in [
             "pm_",
             "pi_1",
