@@ -32,7 +32,7 @@ fn gateway(dir: &Path, db_url: &str) -> Command {
         .env("GATEWAY_LOG__FILTER", "warn")
         .env("GATEWAY_API__REQUESTS_PER_MINUTE", "100000000")
         .env("GATEWAY_DATABASE__MAX_CONNECTIONS", "16")
-        .args(["--config", "bench.toml"]);
+        .env("GATEWAY_CONFIG", "bench.toml");
     command
 }
 

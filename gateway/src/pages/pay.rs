@@ -504,6 +504,7 @@ pub async fn start(
                 payment_method: None,
                 citizen: citizen.as_deref(),
                 lang: Some(lang.tag()),
+                wallet: None,
             },
             state.now(),
         )
@@ -1084,6 +1085,7 @@ pub async fn card_start(
                 payment_method: Some(form.payment_method),
                 citizen: citizen.as_deref(),
                 lang: Some(lang.tag()),
+                wallet: None,
             },
             state.now(),
         )

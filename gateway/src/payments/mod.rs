@@ -183,6 +183,8 @@ pub struct StartOptions<'a> {
     pub citizen: Option<&'a str>,
     /// The pay pages' language (`en`, `zh-HK`), for the provider's way back.
     pub lang: Option<&'static str>,
+    /// E-wallet payments: which wallet.
+    pub wallet: Option<payment_core::adapters::Wallet>,
 }
 
 /// What a notification did.
@@ -209,6 +211,10 @@ pub struct Payments {
     pps_sandbox: Option<Arc<PpsSandbox>>,
     settings: PaymentsConfig,
     base_url: String,
+    /// Providers that are one acquirer account (card and e-wallet on one
+    /// Stripe account): its webhooks, sent to either's callback, may settle
+    /// the other's payments.
+    accounts: HashMap<String, String>,
 }
 
 /// A problem in the `[payments]` settings.
@@ -256,6 +262,7 @@ impl Payments {
         let mut routes: BTreeMap<Method, Vec<Route>> = BTreeMap::new();
         let mut fps_bank = None;
         let mut pps_sandbox = None;
+        let mut accounts = HashMap::new();
         if let Some(fps) = &settings.fps {
             let mut keys = fps
                 .bank_public_keys
@@ -366,6 +373,15 @@ impl Payments {
                 )),
             };
             fees.insert(stripe.provider_id.clone(), stripe.fee.clone());
+            accounts.insert(
+                stripe.provider_id.clone(),
+                // A digest: the key itself must not sit in a Debug-able map.
+                eid_core::oidc::grant::handle_hash(&format!(
+                    "stripe:{}:{}",
+                    stripe.api_base,
+                    stripe.secret_key.expose()
+                )),
+            );
             routes
                 .entry(method)
                 .or_default()
@@ -388,6 +404,7 @@ impl Payments {
             pps_sandbox,
             settings,
             base_url,
+            accounts,
         })
     }
 
@@ -585,6 +602,7 @@ impl Payments {
             payment_method,
             citizen,
             lang,
+            wallet,
         } = options;
         let stored = self.bill(db, bill_id, None).await?;
         let stored = self.expire_if_overdue(db, stored, now).await?;
@@ -622,7 +640,7 @@ impl Payments {
             requested_at: now,
             expires_at: now + lifetime,
             payment_method,
-            wallet: None,
+            wallet,
         };
         let providers: Vec<&dyn PaymentProvider> =
             self.providers.iter().map(|p| p.as_ref()).collect();
@@ -702,10 +720,19 @@ impl Payments {
             // Refunds are recorded when the gateway makes them.
             return Ok((Recorded::Ignored, None));
         }
-        let attempt = db
+        let attempt = match db
             .attempt_by_reference(provider_id, &notification.provider_reference)
             .await?
-            .ok_or(PayError::NotFound("payment"))?;
+        {
+            Some(attempt) => attempt,
+            None => {
+                self.attempt_of_same_account(db, provider_id, notification)
+                    .await?
+            }
+        };
+        // What the notification settles is the attempt's provider's.
+        let provider_id = attempt.provider.clone();
+        let provider_id = provider_id.as_str();
         let outcome = match &notification.kind {
             NotificationKind::Succeeded { .. } => "succeeded",
             _ => "failed",
@@ -801,6 +828,30 @@ impl Payments {
             },
             Some(attempt),
         ))
+    }
+
+    /// The attempt another provider of the same acquirer account knows by
+    /// the notification's reference.
+    async fn attempt_of_same_account(
+        &self,
+        db: &Db,
+        provider_id: &str,
+        notification: &Notification,
+    ) -> Result<AttemptRow, PayError> {
+        let Some(account) = self.accounts.get(provider_id) else {
+            return Err(PayError::NotFound("payment"));
+        };
+        for (other, other_account) in &self.accounts {
+            if other != provider_id
+                && other_account == account
+                && let Some(attempt) = db
+                    .attempt_by_reference(other, &notification.provider_reference)
+                    .await?
+            {
+                return Ok(attempt);
+            }
+        }
+        Err(PayError::NotFound("payment"))
     }
 
     fn fee(&self, provider: &str, amount: Money) -> Option<Money> {

@@ -1819,6 +1819,12 @@ pub mod card {
                 basis_points: 0,
             },
         });
+        // E-wallets on the same Stripe account (one webhook endpoint).
+        config.payments.ewallet = Some(StripeSettings {
+            provider_id: "stripe-ewallet".into(),
+            fee: FeeSettings::default(),
+            ..config.payments.card.clone().unwrap()
+        });
         // The real clock: the emulator signs its webhooks now.
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let state = AppState::with_clock(db.db.clone(), config, clock.clone());
@@ -1981,16 +1987,66 @@ pub mod card {
         assert_eq!(report["methods"]["card"]["refunded"], "50.00");
         assert_eq!(report["methods"]["card"]["fees"], "2.00");
         assert_eq!(report["methods"]["card"]["net"], "98.00");
+
+        // Google Pay (a tokenised card): its webhook arrives at the card
+        // provider's callback (one Stripe account) and pays the bill.
+        let mut body = bill_body("WALLET-0001", "80.00");
+        body["methods"] = json!(["ewallet"]);
+        let (status, bill) = p
+            .call("POST", "/v1/bills", Some(&body), Some("wallet-1"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{bill}");
+        let wallet_bill = bill["id"].as_str().unwrap().to_owned();
+        let token = payment_method(&stripe.base, "4242424242424242").await;
+        let attempt = payments
+            .start(
+                p.state.db(),
+                &wallet_bill,
+                Method::Ewallet,
+                gateway::payments::StartOptions {
+                    payment_method: Some(token),
+                    wallet: Some(payment_core::adapters::Wallet::GooglePay),
+                    ..Default::default()
+                },
+                p.state.now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(attempt.provider, "stripe-ewallet");
+        let mut status = Value::Null;
+        for _ in 0..100 {
+            let (_, now) = p
+                .call("GET", &format!("/v1/bills/{wallet_bill}"), None, None)
+                .await;
+            if now["status"] == "paid" {
+                status = now["status"].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "paid", "the wallet payment's webhook paid the bill");
+        let (_, report) = p
+            .call(
+                "GET",
+                &format!("/v1/reports/daily?date={today}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            report["methods"]["ewallet"]["collected"], "80.00",
+            "{report}"
+        );
         p.finish().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_bill_is_paid_by_card_with_3_d_secure_and_refunded_on_sqlite() {
+    async fn bills_are_paid_by_card_with_3_d_secure_and_by_e_wallet_on_sqlite() {
         run(Backend::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_bill_is_paid_by_card_with_3_d_secure_and_refunded_on_postgres() {
+    async fn bills_are_paid_by_card_with_3_d_secure_and_by_e_wallet_on_postgres() {
         run(Backend::Postgres).await;
     }
 }
