@@ -165,65 +165,17 @@ async fn idempotent<F>(
 where
     F: std::future::Future<Output = Result<(StatusCode, Value), ApiError>>,
 {
-    let raw = headers
-        .get(IDEMPOTENCY_KEY)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_required",
-                "send an Idempotency-Key header (a unique id per new request, reused on retries)",
-            )
-        })?
-        .to_str()
-        .unwrap_or("");
-    let key = IdempotencyKey::new(department, operation, raw).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            e.to_string(),
-        )
-    })?;
-    // The request's canonical form: its JSON with keys sorted and no
-    // spacing, so that a retry serialised differently still matches.
-    let canonical = serde_json::from_slice::<Value>(body)
-        .map(|v| v.to_string().into_bytes())
-        .unwrap_or_else(|_| body.to_vec());
-    let mut hashed = operation.as_bytes().to_vec();
-    hashed.push(0);
-    hashed.extend_from_slice(&canonical);
-    let hash = ring::digest::digest(&ring::digest::SHA256, &hashed);
+    let (key, hash) = idempotency_key(department, operation, headers, body)?;
     let db = state.db();
     match db
-        .begin(&key, hash.as_ref(), state.now())
+        .begin(&key, &hash, state.now())
         .await
         .map_err(ApiError::unavailable)?
     {
         Begin::Proceed => {}
-        Begin::Replay(stored) => {
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            let mut response = (status, stored.body).into_response();
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return Ok(response);
-        }
-        Begin::InProgress => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_in_progress",
-                "a request with this Idempotency-Key is still running; retry shortly",
-            ));
-        }
-        Begin::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with another request",
-            ));
-        }
+        Begin::Replay(stored) => return Ok(replayed(stored)),
+        Begin::InProgress => return Err(in_progress()),
+        Begin::Mismatch => return Err(key_reused()),
     }
     match run.await {
         Ok((status, value)) => {
@@ -248,7 +200,69 @@ where
     }
 }
 
-/// `POST /v1/bills`.
+/// The idempotency key of a creating call and its request's hash.
+fn idempotency_key(
+    department: &str,
+    operation: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(IdempotencyKey, Vec<u8>), ApiError> {
+    let raw = headers
+        .get(IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_required",
+                "send an Idempotency-Key header (a unique id per new request, reused on retries)",
+            )
+        })?
+        .to_str()
+        .unwrap_or("");
+    let key = IdempotencyKey::new(department, operation, raw).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
+    })?;
+    // The request's canonical form: its JSON with keys sorted and no
+    // spacing, so that a retry serialised differently still matches.
+    let canonical = serde_json::from_slice::<Value>(body)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| body.to_vec());
+    let mut hashed = operation.as_bytes().to_vec();
+    hashed.push(0);
+    hashed.extend_from_slice(&canonical);
+    let hash = ring::digest::digest(&ring::digest::SHA256, &hashed);
+    Ok((key, hash.as_ref().to_vec()))
+}
+
+fn replayed(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+fn in_progress() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_in_progress",
+        "a request with this Idempotency-Key is still running; retry shortly",
+    )
+}
+
+fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "this Idempotency-Key was used with another request",
+    )
+}
+
+/// `POST /v1/bills`: the bill, its idempotency key and the answer are
+/// stored in one transaction (one commit per bill).
 pub async fn create_bill(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -256,15 +270,64 @@ pub async fn create_bill(
 ) -> Result<Response, ApiError> {
     let (department, mode) = department(&state, &headers).await?;
     let payments = payments(&state)?;
-    idempotent(&state, &department, "create_bill", &headers, &body, async {
-        let request: BillRequest = body_json(&body)?;
-        let stored = payments
-            .create_bill(state.db(), &department, mode, request, state.now())
+    let (key, hash) = idempotency_key(&department, "create_bill", &headers, &body)?;
+    let db = state.db();
+    let answer = |stored: &StoredBill| payments.bill_view(stored, &[]).to_string().into_bytes();
+    let fresh = match serde_json::from_slice::<BillRequest>(&body) {
+        Ok(request) => payments
+            .new_bill(&department, mode, request, state.now())
+            .map_err(pay_error),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("the request body is not valid: {e}"),
+        )),
+    };
+    if let Ok(stored) = &fresh {
+        let response = answer(stored);
+        match db
+            .insert_bill_once(&key, &hash, &stored.row, 201, &response)
             .await
-            .map_err(pay_error)?;
-        Ok((StatusCode::CREATED, payments.bill_view(&stored, &[])))
-    })
-    .await
+        {
+            Ok(true) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    [(CONTENT_TYPE, "application/json")],
+                    response,
+                )
+                    .into_response());
+            }
+            Ok(false) => {}
+            Err(crate::store::payments::InsertError::Conflict) => {
+                return Err(pay_error(PayError::DuplicateReference));
+            }
+            Err(crate::store::payments::InsertError::Store(e)) => {
+                return Err(ApiError::unavailable(e));
+            }
+        }
+    }
+    // The key was used before (or the request is refused): what the key's
+    // record says comes first, so that a retry of a success is answered
+    // with it even if the rules changed since.
+    match db
+        .begin(&key, &hash, state.now())
+        .await
+        .map_err(ApiError::unavailable)?
+    {
+        Begin::Replay(stored) => Ok(replayed(stored)),
+        Begin::InProgress => Err(in_progress()),
+        Begin::Mismatch => Err(key_reused()),
+        Begin::Proceed => {
+            // Not used before: the request itself was refused; free the key.
+            if let Err(e) = db.abandon(&key).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+            match fresh {
+                Err(error) => Err(error),
+                Ok(_) => Err(in_progress()),
+            }
+        }
+    }
 }
 
 async fn bill_with_attempts(

@@ -441,10 +441,9 @@ impl Payments {
         format!("{}/pay/{bill_id}", self.base_url)
     }
 
-    /// Checks and stores a department's new bill.
-    pub async fn create_bill(
+    /// Checks a department's new bill and makes its row (not stored).
+    pub fn new_bill(
         &self,
-        db: &Db,
         department: &str,
         mode: &str,
         request: BillRequest,
@@ -469,16 +468,28 @@ impl Payments {
             created_at: unix,
             updated_at: unix,
         };
-        match db.insert_bill(&row).await {
-            Ok(()) => {}
-            Err(InsertError::Conflict) => return Err(PayError::DuplicateReference),
-            Err(InsertError::Store(e)) => return Err(e.into()),
-        }
         Ok(StoredBill {
             row,
             bill,
             payments,
         })
+    }
+
+    /// Checks and stores a department's new bill.
+    pub async fn create_bill(
+        &self,
+        db: &Db,
+        department: &str,
+        mode: &str,
+        request: BillRequest,
+        now: OffsetDateTime,
+    ) -> Result<StoredBill, PayError> {
+        let stored = self.new_bill(department, mode, request, now)?;
+        match db.insert_bill(&stored.row).await {
+            Ok(()) => Ok(stored),
+            Err(InsertError::Conflict) => Err(PayError::DuplicateReference),
+            Err(InsertError::Store(e)) => Err(e.into()),
+        }
     }
 
     /// A bill by id; with `department`, only that department's.

@@ -270,6 +270,62 @@ impl Db {
         .map_err(insert_error)
     }
 
+    /// Stores a new bill and, in the same transaction, claims its
+    /// idempotency key with the finished answer (`status`, `body`): one
+    /// commit per bill. `Ok(false)` (nothing stored) when the key was
+    /// used before: the caller then answers as the key's record says.
+    /// `Conflict` (nothing stored, the key left free) for a duplicate
+    /// reference.
+    pub async fn insert_bill_once(
+        &self,
+        key: &payment_core::idempotency::IdempotencyKey,
+        request_hash: &[u8],
+        bill: &BillRow,
+        status: u16,
+        body: &[u8],
+    ) -> Result<bool, InsertError> {
+        let mut tx = self.begin_write().await?;
+        let claimed = on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO idempotency_keys (department, operation, key, request_hash, status, body, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (department, operation, key) DO NOTHING",
+        )
+        .bind(&key.department)
+        .bind(&key.operation)
+        .bind(&key.key)
+        .bind(request_hash)
+        .bind(i32::from(status))
+        .bind(body)
+        .bind(bill.created_at)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() == 1))
+        .map_err(insert_error)?;
+        if !claimed {
+            return Ok(false);
+        }
+        on_tx!(&mut tx, conn => sqlx::query(&format!(
+            "INSERT INTO bills ({BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&bill.id)
+        .bind(&bill.department)
+        .bind(&bill.mode)
+        .bind(&bill.reference)
+        .bind(bill.amount_cents)
+        .bind(&bill.status)
+        .bind(&bill.bill)
+        .bind(&bill.payments)
+        .bind(bill.version)
+        .bind(bill.created_at)
+        .bind(bill.updated_at)
+        .execute(conn)
+        .await
+        .map(|_| ()))
+        .map_err(insert_error)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// A bill by id.
     pub async fn bill(&self, id: &str) -> Result<Option<BillRow>, StoreError> {
         with_pool!(self, pool => sqlx::query_as::<_, BillRow>(&format!(
