@@ -109,7 +109,7 @@ pub async fn limit_signin(State(state): State<AppState>, request: Request, next:
 /// `401`).
 pub async fn limit_department(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let credential = request
@@ -119,10 +119,17 @@ pub async fn limit_department(
         .and_then(|v| v.split_once(' '))
         .map(|(_, c)| c.trim().to_owned());
     let department = match credential {
-        Some(c) if crate::api_keys::is_api_key(&c) => crate::api_keys::authenticate(state.db(), &c)
-            .await
-            .ok()
-            .map(|d| d.client_id),
+        Some(c) if crate::api_keys::is_api_key(&c) => {
+            match crate::api_keys::authenticate(state.db(), &c).await {
+                Ok(department) => {
+                    let client_id = department.client_id.clone();
+                    // The handler reads it from here: one lookup per request.
+                    request.extensions_mut().insert(department);
+                    Some(client_id)
+                }
+                Err(_) => None,
+            }
+        }
         Some(c) => {
             use eid_core::oidc::grant::{GrantStore, handle_hash};
             state

@@ -123,6 +123,26 @@ fn payments(state: &AppState) -> Result<&Payments, ApiError> {
         .ok_or_else(|| ApiError::unavailable("payments are not configured correctly"))
 }
 
+/// The department of the request's API key (as the department limit
+/// authenticated it, else from the header), with the key's mode.
+#[derive(Debug)]
+pub struct ApiDepartment(pub String, pub &'static str);
+
+impl axum::extract::FromRequestParts<AppState> for ApiDepartment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if let Some(d) = parts.extensions.get::<crate::api_keys::Department>() {
+            return Ok(ApiDepartment(d.client_id.clone(), d.mode.as_str()));
+        }
+        let (client_id, mode) = department(state, &parts.headers).await?;
+        Ok(ApiDepartment(client_id, mode))
+    }
+}
+
 /// The department of the request's API key, with the key's mode.
 async fn department(
     state: &AppState,
@@ -265,10 +285,11 @@ fn key_reused() -> ApiError {
 /// stored in one transaction (one commit per bill).
 pub async fn create_bill(
     State(state): State<AppState>,
+    api: ApiDepartment,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (department, mode) = department(&state, &headers).await?;
+    let ApiDepartment(department, mode) = api;
     let payments = payments(&state)?;
     let (key, hash) = idempotency_key(&department, "create_bill", &headers, &body)?;
     let db = state.db();
@@ -346,10 +367,10 @@ async fn bill_with_attempts(
 /// `GET /v1/bills/{id}`.
 pub async fn get_bill(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let payments = payments(&state)?;
     let stored = payments
         .bill(state.db(), &id, Some(&department))
@@ -365,10 +386,10 @@ pub async fn get_bill(
 /// `POST /v1/bills/{id}/cancel`.
 pub async fn cancel_bill(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let payments = payments(&state)?;
     let stored = payments
         .cancel_bill(state.db(), &department, &id, state.now())
@@ -435,10 +456,10 @@ fn read_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 /// first; `next_cursor` fetches the next page.
 pub async fn list_bills(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let payments = payments(&state)?;
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
     if let Some(status) = &query.status
@@ -482,10 +503,10 @@ pub async fn list_bills(
 /// `GET /v1/payments/{id}`.
 pub async fn get_payment(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let payments = payments(&state)?;
     let (stored, attempt) = payments
         .payment(state.db(), &department, &id)
@@ -516,11 +537,12 @@ pub struct RefundBody {
 /// `POST /v1/payments/{id}/refunds`.
 pub async fn create_refund(
     State(state): State<AppState>,
+    api: ApiDepartment,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let payments = payments(&state)?;
     let operation = format!("refund:{id}");
     idempotent(&state, &department, &operation, &headers, &body, async {
@@ -562,10 +584,10 @@ pub async fn create_refund(
 /// `GET /v1/refunds/{id}`.
 pub async fn get_refund(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let refund = if crate::payments::is_id(&id, "re_") {
         state
             .db()
@@ -625,10 +647,11 @@ impl Totals {
 /// `format=csv` or `Accept: text/csv`.
 pub async fn daily_report(
     State(state): State<AppState>,
+    api: ApiDepartment,
     headers: HeaderMap,
     query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(&query.date, &format)
@@ -732,10 +755,10 @@ pub struct EventsQuery {
 /// events, newest first, with their delivery state.
 pub async fn list_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
     if let Some(status) = &query.status
         && !matches!(status.as_str(), "pending" | "delivered" | "failed")
@@ -772,10 +795,10 @@ pub async fn list_events(
 /// `POST /v1/webhooks/events/{id}/redeliver`: sends an event again.
 pub async fn redeliver(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    api: ApiDepartment,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (department, _) = department(&state, &headers).await?;
+    let ApiDepartment(department, _) = api;
     let queued = crate::payments::is_id(&id, "evt_")
         && state
             .db()
