@@ -102,7 +102,7 @@ pub async fn seed(db: &Db, now: OffsetDateTime) -> Result<Seeding, StoreError> {
 }
 
 /// The text the demo prints once it listens.
-pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
+pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding, pay_path: Option<&str>) -> String {
     let department = data_dir.join(DEPARTMENT_FILE).display().to_string();
     let data = match seeding {
         Seeding::Fresh { at } => format!("seeded now ({at})"),
@@ -119,8 +119,13 @@ pub fn banner(base: &str, data_dir: &Path, seeding: &Seeding) -> String {
          \x20 jwks       {base}/jwks\n\
          \x20 department {department} (client id, redirect URI, private key, API key)\n\
          \x20 payments   {base}/v1/bills with the department's api_key (FPS and PPS sandboxes)\n\
+         \x20 pay a bill {pay}\n\
          Stop with Ctrl-C. Run again with --reset to start afresh.",
         db = data_dir.join(DATABASE_FILE).display(),
+        pay = pay_path.map_or_else(
+            || "(every demo bill is paid: make one with POST /v1/bills)".to_owned(),
+            |p| format!("{base}{p}")
+        ),
     )
 }
 
@@ -324,6 +329,31 @@ pub async fn payments(
     if file.get("api_key").is_some() {
         return Ok(());
     }
+    seed_payments(db, &path, &mut file, config, now).await
+}
+
+/// The path of an open demo bill's pay page (`/pay/bill_…`), to print.
+pub async fn open_bill_path(db: &Db, data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(DEPARTMENT_FILE)).ok()?;
+    let file: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let filter = crate::store::payments::BillFilter {
+        status: Some("open".into()),
+        ..Default::default()
+    };
+    let bills = db
+        .list_bills(file["client_id"].as_str()?, &filter, 1)
+        .await
+        .ok()?;
+    bills.first().map(|b| format!("/pay/{}", b.id))
+}
+
+async fn seed_payments(
+    db: &Db,
+    path: &Path,
+    file: &mut serde_json::Value,
+    config: &crate::config::Config,
+    now: OffsetDateTime,
+) -> Result<(), DemoError> {
     let client_id = file["client_id"].as_str().unwrap_or_default().to_owned();
     let (key, stored) = crate::api_keys::generate(&client_id, crate::api_keys::Mode::Test, now)
         .ok_or_else(|| DemoError::Setup("the random generator failed".into()))?;
@@ -370,6 +400,6 @@ pub async fn payments(
     }
     file["api_key"] = serde_json::Value::String(key);
     let text = serde_json::to_string_pretty(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
-    write_private(&path, text.as_bytes())?;
+    write_private(path, text.as_bytes())?;
     Ok(())
 }

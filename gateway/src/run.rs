@@ -199,7 +199,8 @@ async fn run_demo(args: DemoArgs) -> Result<(), Failure> {
     demo::payments(&db, &data_dir, &config, now)
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
-    let banner = move |base: &str| demo::banner(base, &data_dir, &seeding);
+    let pay_path = demo::open_bill_path(&db, &data_dir).await;
+    let banner = move |base: &str| demo::banner(base, &data_dir, &seeding, pay_path.as_deref());
     serve(config, tls, db, Some(Box::new(banner))).await
 }
 

@@ -239,7 +239,11 @@ fn idempotency_key(
         .to_str()
         .unwrap_or("");
     let key = IdempotencyKey::new(department, operation, raw).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            e.to_string(),
+        )
     })?;
     // The request's canonical form: its JSON with keys sorted and no
     // spacing, so that a retry serialised differently still matches.

@@ -328,6 +328,14 @@ fn demo_serves_reuses_and_resets() {
     .unwrap();
     assert_eq!(bills["data"].as_array().unwrap().len(), 3, "{bills}");
     assert!(banner.contains("/v1/bills"), "{banner}");
+    // It prints a pay URL that opens a seeded bill's page.
+    let pay = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pay a bill "))
+        .expect("a pay URL");
+    let (status, page) = first.get(pay.strip_prefix(&first.base).unwrap());
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("DEMO-"), "{page}");
     let (status, jwks) = first.get("/jwks");
     assert_eq!(status, 200);
     assert!(jwks.contains("\"kty\":\"EC\""), "{jwks}");
