@@ -5,7 +5,8 @@
 //! serve` with the FPS sandbox configured, registers a department and an
 //! API key with the CLI, then has 32 concurrent clients `POST /v1/bills`
 //! (each with its own `Idempotency-Key`; every bill is committed before
-//! its `201`) for 10 seconds. PostgreSQL runs when `TEST_DATABASE_URL` (or
+//! its `201`) for 10 seconds: with `wrk` when it is installed (apt-get
+//! install wrk), else with a reqwest client in this process. PostgreSQL runs when `TEST_DATABASE_URL` (or
 //! `BENCH_DATABASE_URL`) names a server: a fresh database `gateway_bench`
 //! is made for it, and `pgbench` then inserts single rows into a
 //! one-table database with the same 32 clients for the same time.
@@ -99,6 +100,9 @@ fn bills_per_second(db_url: &str, secs: u64) -> (f64, u64) {
         .stderr(Stdio::inherit());
     let _server = Server(serve.spawn().unwrap());
     let base = format!("http://127.0.0.1:{port}");
+    if let Some(result) = with_wrk(&base, &key, secs, dir.path()) {
+        return result;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -162,6 +166,79 @@ fn bills_per_second(db_url: &str, secs: u64) -> (f64, u64) {
             failed.load(Ordering::Relaxed),
         )
     })
+}
+
+/// The load from `wrk` (C, lighter than a Rust client on the same two
+/// cores), when it is installed: every request a new bill with its own
+/// reference and key. `None` without wrk.
+fn with_wrk(base: &str, key: &str, secs: u64, dir: &Path) -> Option<(f64, u64)> {
+    let script = dir.join("bills.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer {key}"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  n = n + 1
+  local ref = "W" .. tid .. "-" .. n
+  wrk.headers["Idempotency-Key"] = ref
+  local body = '{{"reference":"' .. ref .. '","amount":"123.40","description":{{"en":"Bench","zh":"測試"}},"due_date":"2099-12-31","methods":["fps"],"return_url":"https://bench.example/paid"}}'
+  return wrk.format(nil, "/v1/bills", nil, body)
+end
+"#
+        ),
+    )
+    .ok()?;
+    // Wait until it answers.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("wrk")
+        .args([
+            "-t",
+            "2",
+            "-c",
+            &CLIENTS.to_string(),
+            "-d",
+            &format!("{secs}s"),
+            "-s",
+        ])
+        .arg(&script)
+        .arg(format!("{base}/v1/bills"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total: f64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let failed: u64 = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses:"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let seconds: f64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))?
+        .split("requests in ")
+        .nth(1)?
+        .split('s')
+        .next()?
+        .parse()
+        .ok()?;
+    Some(((total - failed as f64) / seconds, failed))
 }
 
 /// pgbench's single-row insert rate on a one-table database, or `None`.

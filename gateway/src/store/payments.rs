@@ -284,6 +284,40 @@ impl Db {
         status: u16,
         body: &[u8],
     ) -> Result<bool, InsertError> {
+        if let Db::Postgres(pool) = self {
+            // One statement, so one round trip and one commit: the bill is
+            // inserted only if the key was claimed, and a duplicate
+            // reference undoes the claim with it.
+            let inserted = sqlx::query(&format!(
+                "WITH claimed AS (INSERT INTO idempotency_keys (department, operation, key, \
+                 request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (department, operation, key) DO NOTHING RETURNING 1) \
+                 INSERT INTO bills ({BILL_COLUMNS}) SELECT $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18 WHERE EXISTS (SELECT 1 FROM claimed)"
+            ))
+            .bind(&key.department)
+            .bind(&key.operation)
+            .bind(&key.key)
+            .bind(request_hash)
+            .bind(i32::from(status))
+            .bind(body)
+            .bind(bill.created_at)
+            .bind(&bill.id)
+            .bind(&bill.department)
+            .bind(&bill.mode)
+            .bind(&bill.reference)
+            .bind(bill.amount_cents)
+            .bind(&bill.status)
+            .bind(&bill.bill)
+            .bind(&bill.payments)
+            .bind(bill.version)
+            .bind(bill.created_at)
+            .bind(bill.updated_at)
+            .execute(pool)
+            .await
+            .map_err(insert_error)?;
+            return Ok(inserted.rows_affected() == 1);
+        }
         let mut tx = self.begin_write().await?;
         let claimed = on_tx!(&mut tx, conn => sqlx::query(
             "INSERT INTO idempotency_keys (department, operation, key, request_hash, status, body, \

@@ -2050,3 +2050,119 @@ pub mod card {
         run(Backend::Postgres).await;
     }
 }
+
+mod history {
+    use super::*;
+    use eid_core::oidc::grant::Authentication;
+    use gateway::signin::{BoxFuture, SessionSource};
+
+    /// The citizen whose cookie says `who=NAME` is signed in.
+    #[derive(Debug)]
+    struct ByCookie;
+
+    impl SessionSource for ByCookie {
+        fn current<'a>(
+            &'a self,
+            headers: &'a axum::http::HeaderMap,
+        ) -> BoxFuture<'a, Option<Authentication>> {
+            Box::pin(async move {
+                let who = gateway::signin::cookie(headers, "who")?;
+                Some(Authentication {
+                    citizen_id: who.to_owned(),
+                    auth_time: OffsetDateTime::now_utc(),
+                    acr: "urn:eid-gateway:loa:substantial".into(),
+                    amr: vec!["hwk".into()],
+                    session_id: format!("sid-{who}"),
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn signed_in_citizens_see_their_own_payments_only() {
+        let Some(base) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let state = AppState::with_parts(
+            base.state.db().clone(),
+            base.state.config().clone(),
+            base.clock.clone(),
+            Arc::new(ByCookie),
+        );
+        let app = gateway::app(state.clone());
+        let bill = base.create("HIST-0001", "45.60").await;
+        let bill_id = bill["id"].as_str().unwrap().to_owned();
+        // Chan Tai Man starts an FPS payment on the page, signed in.
+        let page = send(
+            &app,
+            Request::get(format!("/pay/{bill_id}"))
+                .header(header::COOKIE, "who=chan")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let pay_cookie = page.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let csrf = crate::support::csrf_of(&crate::support::text(page).await);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("csrf", csrf.as_str()), ("method", "fps"), ("lang", "en")])
+            .finish();
+        let started = send(
+            &app,
+            Request::post(format!("/pay/{bill_id}/start"))
+                .header(header::COOKIE, format!("who=chan; {pay_cookie}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let mine = |who: &str| {
+            Request::get("/account/payments?lang=en")
+                .header(header::COOKIE, format!("who={who}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let html = crate::support::text(send(&app, mine("chan")).await).await;
+        assert!(
+            html.contains("HIST-0001") && html.contains("HK$45.60") && html.contains("Waiting"),
+            "{html}"
+        );
+        let other = crate::support::text(send(&app, mine("wong")).await).await;
+        assert!(
+            !other.contains("HIST-0001"),
+            "another citizen sees none of it"
+        );
+        assert!(other.contains("You have no payments"));
+        let anonymous = crate::support::text(
+            send(&app, crate::support::get("/account/payments?lang=zh-HK")).await,
+        )
+        .await;
+        assert!(anonymous.contains("請登入"));
+        // Paid: the history links to the receipt.
+        let payments = state.payments().unwrap();
+        let attempt = state.db().attempts_of(&bill_id).await.unwrap().remove(0);
+        let NextStep::ShowQr { payload } =
+            serde_json::from_str(attempt.next_step.as_deref().unwrap()).unwrap()
+        else {
+            panic!()
+        };
+        payments
+            .fps_bank()
+            .unwrap()
+            .pay(&payload, state.now())
+            .unwrap();
+        work_once(&state, &base.deliverer).await;
+        let html = crate::support::text(send(&app, mine("chan")).await).await;
+        assert!(
+            html.contains("Paid") && html.contains(&format!("/pay/{bill_id}/receipt")),
+            "{html}"
+        );
+        base.finish().await;
+    }
+}
