@@ -3,7 +3,6 @@
 //! of their secret part, compared in constant time, revocable. A key of a
 //! disabled department is refused.
 
-use eid_core::oidc::ClientStore;
 use eid_core::oidc::grant::handle_hash;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -110,8 +109,8 @@ pub fn is_api_key(credential: &str) -> bool {
 /// The department a key belongs to, if the key is good.
 pub async fn authenticate(db: &Db, key: &str) -> Result<Department, KeyError> {
     let (mode, key_id, secret) = parse(key).ok_or(KeyError::Malformed)?;
-    let stored = db
-        .api_key(key_id)
+    let (stored, enabled) = db
+        .api_key_for_request(key_id)
         .await
         .map_err(|e| KeyError::Store(e.to_string()))?
         .ok_or(KeyError::Refused)?;
@@ -119,18 +118,14 @@ pub async fn authenticate(db: &Db, key: &str) -> Result<Department, KeyError> {
         .as_bytes()
         .ct_eq(stored.secret_hash.as_bytes())
         .into();
-    if !secret_ok || stored.revoked_at.is_some() || stored.mode != mode.as_str() {
+    if !secret_ok || stored.revoked_at.is_some() || stored.mode != mode.as_str() || !enabled {
         return Err(KeyError::Refused);
     }
-    match db.get_client(&stored.client_id).await {
-        Ok(Some(client)) if client.enabled => Ok(Department {
-            client_id: stored.client_id,
-            mode,
-            key_id: stored.key_id,
-        }),
-        Ok(_) => Err(KeyError::Refused),
-        Err(e) => Err(KeyError::Store(e.to_string())),
-    }
+    Ok(Department {
+        client_id: stored.client_id,
+        mode,
+        key_id: stored.key_id,
+    })
 }
 
 #[cfg(test)]

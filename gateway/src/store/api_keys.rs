@@ -43,6 +43,53 @@ impl Db {
         .map_err(store_error)
     }
 
+    /// A key with whether its department is enabled, in one query (it runs
+    /// on every `/v1` request).
+    pub async fn api_key_for_request(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<(StoredApiKey, bool)>, StoreError> {
+        let row = with_pool!(self, pool => sqlx::query(
+            "SELECT k.key_id, k.client_id, k.mode, k.secret_hash, k.created_at, k.revoked_at, \
+             c.enabled FROM api_keys k JOIN clients c ON c.client_id = k.client_id \
+             WHERE k.key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| {
+            row.map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get::<String, _>(0)?,
+                    row.try_get::<String, _>(1)?,
+                    row.try_get::<String, _>(2)?,
+                    row.try_get::<String, _>(3)?,
+                    row.try_get::<i64, _>(4)?,
+                    row.try_get::<Option<i64>, _>(5)?,
+                    row.try_get::<bool, _>(6)?,
+                ))
+            })
+            .transpose()
+        }))
+        .map_err(store_error)?;
+        row.map(|(key_id, client_id, mode, secret_hash, created, revoked, enabled)| {
+            Ok((
+                StoredApiKey {
+                    key_id,
+                    client_id,
+                    mode,
+                    secret_hash,
+                    created_at: from_unix("api_keys.created_at", created)?,
+                    revoked_at: revoked
+                        .map(|t| from_unix("api_keys.revoked_at", t))
+                        .transpose()?,
+                },
+                enabled,
+            ))
+        })
+        .transpose()
+    }
+
     /// A key by its id.
     pub async fn api_key(&self, key_id: &str) -> Result<Option<StoredApiKey>, StoreError> {
         let row = with_pool!(self, pool => sqlx::query(
