@@ -331,6 +331,20 @@ fn not_found(lang: Lang) -> ApiError {
     )
 }
 
+/// A pay page's bill (`404` in the page's language), with the payments.
+async fn load_bill<'s>(
+    state: &'s AppState,
+    lang: Lang,
+    bill_id: &str,
+) -> Result<(&'s crate::payments::Payments, StoredBill), ApiError> {
+    let payments = payments(state)?;
+    let stored = payments
+        .bill(state.db(), bill_id, None)
+        .await
+        .map_err(page_error(lang))?;
+    Ok((payments, stored))
+}
+
 fn page_error(lang: Lang) -> impl Fn(PayError) -> ApiError {
     move |e| match e {
         PayError::NotFound(_) => not_found(lang),
@@ -398,11 +412,7 @@ pub async fn bill_page(
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
     let t = text(lang);
-    let payments = payments(&state)?;
-    let stored = payments
-        .bill(state.db(), &bill_id, None)
-        .await
-        .map_err(page_error(lang))?;
+    let (payments, stored) = load_bill(&state, lang, &bill_id).await?;
     let stored = payments
         .expire_if_overdue(state.db(), stored, state.now())
         .await
@@ -550,11 +560,7 @@ async fn bill_attempt(
     bill_id: &str,
     payment_id: &str,
 ) -> Result<(StoredBill, AttemptRow), ApiError> {
-    let payments = payments(state)?;
-    let stored = payments
-        .bill(state.db(), bill_id, None)
-        .await
-        .map_err(page_error(lang))?;
+    let (_, stored) = load_bill(state, lang, bill_id).await?;
     let attempt = if is_id(payment_id, "pay_") {
         state
             .db()
@@ -703,11 +709,7 @@ pub async fn status(
     Query(query): Query<StatusQuery>,
 ) -> Result<Response, ApiError> {
     let lang = language(None, &headers);
-    let payments = payments(&state)?;
-    let stored = payments
-        .bill(state.db(), &bill_id, None)
-        .await
-        .map_err(page_error(lang))?;
+    let (_, stored) = load_bill(&state, lang, &bill_id).await?;
     let payment = match &query.payment {
         Some(id) => Some(bill_attempt(&state, lang, &bill_id, id).await?.1.state),
         None => None,
@@ -748,11 +750,7 @@ pub async fn receipt(
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
     let t = text(lang);
-    let payments = payments(&state)?;
-    let stored = payments
-        .bill(state.db(), &bill_id, None)
-        .await
-        .map_err(page_error(lang))?;
+    let (_, stored) = load_bill(&state, lang, &bill_id).await?;
     let payment_core::payment::BillState::Paid { attempt } = stored.payments.state else {
         return Ok(Redirect::to(&format!("/pay/{bill_id}?lang={}", lang.tag())).into_response());
     };
@@ -998,11 +996,7 @@ pub async fn card_page(
     Query(query): Query<LangQuery>,
 ) -> Result<Response, ApiError> {
     let lang = language(query.lang.as_deref(), &headers);
-    let payments = payments(&state)?;
-    let stored = payments
-        .bill(state.db(), &bill_id, None)
-        .await
-        .map_err(page_error(lang))?;
+    let (_, stored) = load_bill(&state, lang, &bill_id).await?;
     let stripe = state
         .config()
         .payments

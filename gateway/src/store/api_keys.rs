@@ -72,21 +72,23 @@ impl Db {
             .transpose()
         }))
         .map_err(store_error)?;
-        row.map(|(key_id, client_id, mode, secret_hash, created, revoked, enabled)| {
-            Ok((
-                StoredApiKey {
-                    key_id,
-                    client_id,
-                    mode,
-                    secret_hash,
-                    created_at: from_unix("api_keys.created_at", created)?,
-                    revoked_at: revoked
-                        .map(|t| from_unix("api_keys.revoked_at", t))
-                        .transpose()?,
-                },
-                enabled,
-            ))
-        })
+        row.map(
+            |(key_id, client_id, mode, secret_hash, created, revoked, enabled)| {
+                Ok((
+                    StoredApiKey {
+                        key_id,
+                        client_id,
+                        mode,
+                        secret_hash,
+                        created_at: from_unix("api_keys.created_at", created)?,
+                        revoked_at: revoked
+                            .map(|t| from_unix("api_keys.revoked_at", t))
+                            .transpose()?,
+                    },
+                    enabled,
+                ))
+            },
+        )
         .transpose()
     }
 

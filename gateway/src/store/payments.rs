@@ -209,6 +209,24 @@ const REFUND_COLUMNS: &str = "id, payment_id, department, amount_cents, status, 
 const EVENT_COLUMNS: &str = "id, department, event_type, body, status, attempts, next_attempt_at, \
      lease_until, last_error, created_at, delivered_at";
 
+/// Binds a bill's columns, in `BILL_COLUMNS` order, to a query.
+macro_rules! bind_bill {
+    ($query:expr, $bill:expr) => {
+        $query
+            .bind(&$bill.id)
+            .bind(&$bill.department)
+            .bind(&$bill.mode)
+            .bind(&$bill.reference)
+            .bind($bill.amount_cents)
+            .bind(&$bill.status)
+            .bind(&$bill.bill)
+            .bind(&$bill.payments)
+            .bind($bill.version)
+            .bind($bill.created_at)
+            .bind($bill.updated_at)
+    };
+}
+
 /// A write transaction on either backend.
 #[derive(Debug)]
 pub enum Tx {
@@ -250,20 +268,9 @@ impl Db {
     /// Stores a new bill (with version 0); `Conflict` when the department
     /// already has a bill with its reference in that mode.
     pub async fn insert_bill(&self, bill: &BillRow) -> Result<(), InsertError> {
-        with_pool!(self, pool => sqlx::query(&format!(
+        with_pool!(self, pool => bind_bill!(sqlx::query(&format!(
             "INSERT INTO bills ({BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&bill.id)
-        .bind(&bill.department)
-        .bind(&bill.mode)
-        .bind(&bill.reference)
-        .bind(bill.amount_cents)
-        .bind(&bill.status)
-        .bind(&bill.bill)
-        .bind(&bill.payments)
-        .bind(bill.version)
-        .bind(bill.created_at)
-        .bind(bill.updated_at)
+        )), bill)
         .execute(pool)
         .await
         .map(|_| ()))
@@ -288,34 +295,25 @@ impl Db {
             // One statement, so one round trip and one commit: the bill is
             // inserted only if the key was claimed, and a duplicate
             // reference undoes the claim with it.
-            let inserted = sqlx::query(&format!(
+            let sql = format!(
                 "WITH claimed AS (INSERT INTO idempotency_keys (department, operation, key, \
                  request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (department, operation, key) DO NOTHING RETURNING 1) \
                  INSERT INTO bills ({BILL_COLUMNS}) SELECT $8, $9, $10, $11, $12, $13, $14, $15, \
                  $16, $17, $18 WHERE EXISTS (SELECT 1 FROM claimed)"
-            ))
-            .bind(&key.department)
-            .bind(&key.operation)
-            .bind(&key.key)
-            .bind(request_hash)
-            .bind(i32::from(status))
-            .bind(body)
-            .bind(bill.created_at)
-            .bind(&bill.id)
-            .bind(&bill.department)
-            .bind(&bill.mode)
-            .bind(&bill.reference)
-            .bind(bill.amount_cents)
-            .bind(&bill.status)
-            .bind(&bill.bill)
-            .bind(&bill.payments)
-            .bind(bill.version)
-            .bind(bill.created_at)
-            .bind(bill.updated_at)
-            .execute(pool)
-            .await
-            .map_err(insert_error)?;
+            );
+            let query = sqlx::query(&sql)
+                .bind(&key.department)
+                .bind(&key.operation)
+                .bind(&key.key)
+                .bind(request_hash)
+                .bind(i32::from(status))
+                .bind(body)
+                .bind(bill.created_at);
+            let inserted = bind_bill!(query, bill)
+                .execute(pool)
+                .await
+                .map_err(insert_error)?;
             return Ok(inserted.rows_affected() == 1);
         }
         let mut tx = self.begin_write().await?;
@@ -338,20 +336,9 @@ impl Db {
         if !claimed {
             return Ok(false);
         }
-        on_tx!(&mut tx, conn => sqlx::query(&format!(
+        on_tx!(&mut tx, conn => bind_bill!(sqlx::query(&format!(
             "INSERT INTO bills ({BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&bill.id)
-        .bind(&bill.department)
-        .bind(&bill.mode)
-        .bind(&bill.reference)
-        .bind(bill.amount_cents)
-        .bind(&bill.status)
-        .bind(&bill.bill)
-        .bind(&bill.payments)
-        .bind(bill.version)
-        .bind(bill.created_at)
-        .bind(bill.updated_at)
+        )), bill)
         .execute(conn)
         .await
         .map(|_| ()))
