@@ -342,6 +342,95 @@ async fn consent_endpoints_need_a_token(t: &Target) -> Verdict {
     Ok(())
 }
 
+/// The payment API's operations, as its OpenAPI document lists them.
+async fn payments_openapi(t: &Target) -> Result<Vec<(String, String)>, String> {
+    let a = t.get("/v1/openapi.json").await?;
+    if a.status != StatusCode::OK {
+        return Err(format!("GET /v1/openapi.json answered {}", a.status));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&a.body)
+        .map_err(|e| format!("/v1/openapi.json is not JSON: {e}"))?;
+    if !doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1"))
+    {
+        return Err(format!(
+            "not an OpenAPI 3.1 document: openapi = {}",
+            doc["openapi"]
+        ));
+    }
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if operation["responses"]["401"].is_null() {
+                return Err(format!("{method} {path} documents no 401"));
+            }
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    for needed in [
+        "/v1/bills",
+        "/v1/payments/{id}/refunds",
+        "/v1/reports/daily",
+    ] {
+        if !operations.iter().any(|(_, p)| p == needed) {
+            return Err(format!("the document lacks {needed}"));
+        }
+    }
+    Ok(operations)
+}
+
+async fn payments_need_an_api_key(t: &Target) -> Verdict {
+    let operations = payments_openapi(t).await?;
+    for (method, path) in operations {
+        let path = path.replace("{id}", "bill_00000000000000000000000000000000");
+        let method = Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        for credential in [None, Some("Bearer gw_test_0000000000000000_forged")] {
+            let headers: Vec<(&'static str, &str)> = match credential {
+                Some(c) => vec![("authorization", c), ("content-type", "application/json")],
+                None => vec![("content-type", "application/json")],
+            };
+            let a = t.send(method.clone(), &path, &headers, Some("{}")).await?;
+            if a.status != StatusCode::UNAUTHORIZED || header(&a, "www-authenticate").is_none() {
+                return Err(format!(
+                    "{method} {path} with {} answered {} (want 401 with WWW-Authenticate)",
+                    if credential.is_some() {
+                        "a forged key"
+                    } else {
+                        "no key"
+                    },
+                    a.status
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn payment_callbacks_need_a_signature(t: &Target) -> Verdict {
+    for provider in ["fps", "pps", "stripe-card", "fps-sandbox"] {
+        let path = format!("/callbacks/{provider}");
+        let a = t
+            .send(
+                Method::POST,
+                &path,
+                &[("content-type", "application/json")],
+                Some("{\"notification_id\":\"N1\",\"reference\":\"F1\",\"amount\":\"1.00\",\"currency\":\"HKD\",\"status\":\"CREDITED\",\"payer_bank\":\"004\"}"),
+            )
+            .await?;
+        // Unknown providers are 404 not_found; known ones refuse the
+        // missing signature, 401 invalid_signature; both with the error body.
+        let verdict = match a.status {
+            StatusCode::UNAUTHORIZED => error_body(&a, a.status, "invalid_signature"),
+            _ => error_body(&a, StatusCode::NOT_FOUND, "not_found"),
+        };
+        verdict.map_err(|e| format!("an unsigned POST {path}: {e}"))?;
+    }
+    let page = t.get("/pay/bill_00000000000000000000000000000000").await?;
+    error_body(&page, StatusCode::NOT_FOUND, "not_found")
+        .map_err(|e| format!("an unknown bill's pay page: {e}"))
+}
+
 async fn signin_page(t: &Target) -> Verdict {
     for (path, lang) in [
         ("/signin?lang=en", "en"),
@@ -490,6 +579,16 @@ pub async fn run(base_url: &str) -> Result<Report, SetupError> {
             "consent.tokens",
             "form filling and receipts need the department's access token; the consents page needs a sign-in",
             consent_endpoints_need_a_token(&t).await,
+        ),
+        outcome(
+            "payments.api_keys",
+            "every operation of the payment API's OpenAPI 3.1 document needs a valid API key",
+            payments_need_an_api_key(&t).await,
+        ),
+        outcome(
+            "payments.callbacks",
+            "unsigned provider callbacks and unknown bills are refused",
+            payment_callbacks_need_a_signature(&t).await,
         ),
         outcome(
             "signin.page",

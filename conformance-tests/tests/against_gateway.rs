@@ -46,7 +46,7 @@ async fn a_gateway_passes_every_check() {
         1,
         "only HSTS skips on plain HTTP: {text}"
     );
-    assert_eq!(report.count(Status::Pass), 14, "{text}");
+    assert_eq!(report.count(Status::Pass), 16, "{text}");
     // The SDK's view of the same gateway.
     let client = sdk::Client::new(&base).unwrap();
     client.health().await.unwrap();
@@ -66,6 +66,8 @@ async fn a_server_that_breaks_the_contract_fails() {
         "request_id.echo",
         "signin.cross_site",
         "signin.page",
+        "payments.api_keys",
+        "payments.callbacks",
     ] {
         let outcome = report.outcomes.iter().find(|o| o.id == id).unwrap();
         assert_eq!(outcome.status, Status::Fail, "{id}: {outcome:?}");
