@@ -653,9 +653,15 @@ impl Payments {
             payment_method,
             wallet,
         };
-        let providers: Vec<&dyn PaymentProvider> =
-            self.providers.iter().map(|p| p.as_ref()).collect();
-        let (provider, started) = self.router.start(method, &request, &providers, now).await?;
+        // 1. The attempt is recorded before any provider is asked, so that
+        //    whatever the provider does (take the money, time out) has a
+        //    row its notification finds or the operator sees.
+        let first_choice = self
+            .router
+            .eligible(method, stored.bill.amount, &stored.bill.department)
+            .first()
+            .map(|p| (*p).to_owned())
+            .ok_or(PayError::MethodUnavailable(method))?;
         let mut tx = db.begin_write().await?;
         let row = tx
             .lock_bill(bill_id)
@@ -664,29 +670,18 @@ impl Payments {
         let mut stored = StoredBill::read(row)?;
         let idx = stored
             .payments
-            .new_attempt(&provider)
+            .new_attempt(&first_choice)
             .map_err(|_| PayError::State("the bill is no longer open".into()))?;
-        stored
-            .payments
-            .apply(
-                idx,
-                AttemptEvent::Started {
-                    provider_reference: started.provider_reference.clone(),
-                },
-            )
-            .map_err(|e| PayError::State(e.to_string()))?;
-        let attempt = AttemptRow {
+        let mut attempt = AttemptRow {
             id: attempt_id,
             bill_id: bill_id.to_owned(),
             department: stored.row.department.clone(),
             idx: idx as i64,
             method: method.as_str().to_owned(),
-            provider,
-            provider_reference: Some(started.provider_reference),
-            state: state_name(stored.payments.attempts[idx].state).to_owned(),
-            next_step: Some(
-                serde_json::to_string(&started.next).map_err(|e| corrupt("next step", e))?,
-            ),
+            provider: first_choice,
+            provider_reference: None,
+            state: state_name(AttemptState::Created).to_owned(),
+            next_step: None,
             late: 0,
             created_at: unix,
             expires_at: request.expires_at.unix_timestamp(),
@@ -696,7 +691,75 @@ impl Payments {
         tx.insert_attempt(&attempt).await?;
         self.save(&mut tx, &mut stored, now).await?;
         tx.commit().await?;
-        Ok(attempt)
+
+        // 2. The provider (failing over while no money can have moved).
+        let providers: Vec<&dyn PaymentProvider> =
+            self.providers.iter().map(|p| p.as_ref()).collect();
+        let result = self.router.start(method, &request, &providers, now).await;
+
+        // 3. What it said.
+        let mut tx = db.begin_write().await?;
+        let row = tx
+            .lock_bill(bill_id)
+            .await?
+            .ok_or(PayError::NotFound("bill"))?;
+        let mut stored = StoredBill::read(row)?;
+        let outcome = match result {
+            Ok((provider, started)) => {
+                let next =
+                    serde_json::to_string(&started.next).map_err(|e| corrupt("next step", e))?;
+                let entry = &mut stored.payments.attempts[idx];
+                entry.provider = provider.clone();
+                // Even if the bill was paid or cancelled in the meantime
+                // (then `Started` is refused), the reference is kept: the
+                // provider's notification must find this attempt, and money
+                // it took is then recorded and flagged for refund.
+                entry.provider_reference = Some(started.provider_reference.clone());
+                let applied = stored.payments.apply(
+                    idx,
+                    AttemptEvent::Started {
+                        provider_reference: started.provider_reference.clone(),
+                    },
+                );
+                tx.set_attempt_provider(&attempt.id, &provider).await?;
+                tx.update_attempt(
+                    &attempt.id,
+                    state_name(stored.payments.attempts[idx].state),
+                    Some(&started.provider_reference),
+                    Some(&next),
+                    false,
+                    unix,
+                )
+                .await?;
+                attempt.provider = provider;
+                attempt.provider_reference = Some(started.provider_reference);
+                attempt.next_step = Some(next);
+                applied
+                    .map(|_| ())
+                    .map_err(|_| PayError::State("the bill is no longer open".into()))
+            }
+            Err(error) => {
+                let moved = matches!(&error, RoutingError::Provider(e) if e.may_have_moved_money());
+                if moved {
+                    // The outcome is unknown: the attempt stays `created`
+                    // for the provider's notification, or expires.
+                    tracing::warn!(payment = %attempt.id, %error, "the provider's answer to a start is unknown");
+                } else {
+                    let _ = stored.payments.apply(
+                        idx,
+                        AttemptEvent::ProviderFailed {
+                            notification_id: format!("start:{}", attempt.id),
+                            raw_status: error.to_string().chars().take(200).collect(),
+                        },
+                    );
+                }
+                Err(PayError::Routing(error))
+            }
+        };
+        self.save(&mut tx, &mut stored, now).await?;
+        tx.commit().await?;
+        attempt.state = state_name(stored.payments.attempts[idx].state).to_owned();
+        outcome.map(|()| attempt)
     }
 
     /// Verifies and records a notification from provider `provider_id`.

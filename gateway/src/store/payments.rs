@@ -879,6 +879,21 @@ impl Tx {
         .map_err(store_error)
     }
 
+    /// Sets the provider that took an attempt (after a failover).
+    pub async fn set_attempt_provider(
+        &mut self,
+        id: &str,
+        provider: &str,
+    ) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::query("UPDATE payment_attempts SET provider = $2 WHERE id = $1")
+            .bind(id)
+            .bind(provider)
+            .execute(conn)
+            .await
+            .map(|_| ()))
+        .map_err(store_error)
+    }
+
     /// The refunds of a payment, inside the transaction.
     pub async fn refunds_of(&mut self, payment_id: &str) -> Result<Vec<RefundRow>, StoreError> {
         on_tx!(self, conn => sqlx::query_as::<_, RefundRow>(&format!(

@@ -1904,6 +1904,13 @@ pub mod card {
         let api = gateway::http::payments::pay_error(error);
         assert_eq!(api.status, StatusCode::PAYMENT_REQUIRED);
         assert_eq!(api.code, "payment_declined");
+        // The declined attempt is on record, failed, with nothing taken.
+        let (_, after) = p
+            .call("GET", &format!("/v1/bills/{bill_id}"), None, None)
+            .await;
+        assert_eq!(after["status"], "open");
+        assert_eq!(after["payments"][0]["status"], "failed", "{after}");
+        assert_eq!(after["payments"][0]["amount_paid"], "0.00");
 
         // A card with a 3-D Secure challenge, passed: the emulator's signed
         // webhook pays the bill.
