@@ -177,7 +177,10 @@ pub async fn client(config: Config, command: ClientCommand) -> Result<(), Failur
             client_id,
             url,
             rotate,
-        } => webhook(&db, &client_id, &url, rotate, now).await,
+        } => match kek(&config) {
+            Ok(kek) => webhook(&db, &kek, &client_id, &url, rotate, now).await,
+            Err(e) => Err(e),
+        },
         ClientCommand::RevokeKey { key_id } => {
             if db
                 .revoke_api_key(&key_id, now)
@@ -235,6 +238,7 @@ async fn add(db: &Db, args: AddArgs, now: time::OffsetDateTime) -> Result<(), Fa
 
 async fn webhook(
     db: &Db,
+    kek: &KeyEncryptionKey,
     client_id: &str,
     url: &str,
     rotate: bool,
@@ -269,7 +273,7 @@ async fn webhook(
     let mut secrets = vec![secret.clone()];
     if rotate
         && let Some(current) = db
-            .webhook_endpoint(client_id)
+            .webhook_endpoint(client_id, kek)
             .await
             .map_err(|e| runtime(&e))?
         && let Some(previous) = current.secrets.first()
@@ -282,6 +286,7 @@ async fn webhook(
             url: url.to_owned(),
             secrets,
         },
+        kek,
         now.unix_timestamp(),
     )
     .await

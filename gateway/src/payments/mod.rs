@@ -1313,10 +1313,7 @@ pub async fn work_once(
 /// [`work_once`]), every `payments.worker_interval_ms`.
 pub async fn worker(state: crate::state::AppState) {
     let settings = state.config().payments.clone();
-    let deliverer = webhooks::Deliverer::new(
-        std::time::Duration::from_secs(settings.webhook_timeout_secs),
-        settings.webhook_retry_hours,
-    );
+    let deliverer = webhooks::Deliverer::from_config(state.config());
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(
         settings.worker_interval_ms.max(50),
     ));

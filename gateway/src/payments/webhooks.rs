@@ -53,6 +53,7 @@ pub struct Deliverer {
     http: reqwest::Client,
     timeout: Duration,
     retry_secs: i64,
+    kek: Option<std::sync::Arc<eid_core::oidc::KeyEncryptionKey>>,
 }
 
 /// What one round did.
@@ -67,8 +68,15 @@ pub struct Round {
 }
 
 impl Deliverer {
-    /// A deliverer with a time limit per delivery and a retry window.
-    pub fn new(timeout: Duration, retry_hours: u64) -> Self {
+    /// A deliverer with a time limit per delivery and a retry window, that
+    /// opens the departments' webhook secrets with `kek`
+    /// (`keys.encryption_key`; without it nothing can be signed, and events
+    /// wait).
+    pub fn new(
+        timeout: Duration,
+        retry_hours: u64,
+        kek: Option<std::sync::Arc<eid_core::oidc::KeyEncryptionKey>>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -80,7 +88,23 @@ impl Deliverer {
             http,
             timeout,
             retry_secs: i64::try_from(retry_hours.saturating_mul(3600)).unwrap_or(i64::MAX),
+            kek,
         }
+    }
+
+    /// The deliverer the settings describe.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let kek = config
+            .keys
+            .encryption_key
+            .as_ref()
+            .and_then(|k| eid_core::oidc::KeyEncryptionKey::from_base64(k).ok())
+            .map(std::sync::Arc::new);
+        Self::new(
+            Duration::from_secs(config.payments.webhook_timeout_secs),
+            config.payments.webhook_retry_hours,
+            kek,
+        )
     }
 
     /// Claims the events due at `now` and tries each once.
@@ -120,8 +144,12 @@ impl Deliverer {
     }
 
     async fn send(&self, db: &Db, event: &EventRow, now: OffsetDateTime) -> Result<(), String> {
+        let kek = self
+            .kek
+            .as_deref()
+            .ok_or("keys.encryption_key is not set, so webhook secrets cannot be opened")?;
         let endpoint = db
-            .webhook_endpoint(&event.department)
+            .webhook_endpoint(&event.department, kek)
             .await
             .map_err(|e| format!("storage: {e}"))?
             .ok_or("the department has no webhook endpoint")?;

@@ -156,8 +156,9 @@ pub struct EventRow {
     pub delivered_at: Option<i64>,
 }
 
-/// A department's webhook endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A department's webhook endpoint (secrets in the clear in memory, sealed
+/// in the database; `Debug` does not show them).
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     /// The department.
     pub client_id: String,
@@ -165,6 +166,25 @@ pub struct WebhookEndpoint {
     pub url: String,
     /// Signing secrets, newest first.
     pub secrets: Vec<String>,
+}
+
+/// What a webhook secret is sealed for: its department (so that a sealed
+/// secret copied to another department's row does not open).
+fn secret_context(client_id: &str) -> String {
+    format!("webhook:{client_id}")
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("client_id", &self.client_id)
+            .field("url", &self.url)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish()
+    }
 }
 
 /// Filters of a bill listing.
@@ -670,11 +690,13 @@ impl Db {
         .map_err(store_error)
     }
 
-    /// A department's webhook endpoint.
+    /// A department's webhook endpoint, its secrets opened with `kek`.
     pub async fn webhook_endpoint(
         &self,
         client_id: &str,
+        kek: &eid_core::oidc::KeyEncryptionKey,
     ) -> Result<Option<WebhookEndpoint>, StoreError> {
+        use base64::Engine;
         let row: Option<(String, String)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT url, secrets FROM webhook_endpoints WHERE client_id = $1",
         )
@@ -682,28 +704,56 @@ impl Db {
         .fetch_optional(pool)
         .await)
         .map_err(store_error)?;
-        row.map(|(url, secrets)| {
+        let bad = |detail: String| StoreError::Backend {
+            detail: format!("webhook_endpoints.secrets: {detail}"),
+        };
+        row.map(|(url, sealed)| {
+            let sealed: Vec<String> =
+                serde_json::from_str(&sealed).map_err(|e| bad(e.to_string()))?;
+            let secrets = sealed
+                .iter()
+                .map(|s| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(s)
+                        .map_err(|e| bad(e.to_string()))?;
+                    let opened = kek
+                        .open(&secret_context(client_id), &bytes)
+                        .map_err(|_| bad("does not open with keys.encryption_key".into()))?;
+                    String::from_utf8(opened.expose().clone()).map_err(|e| bad(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(WebhookEndpoint {
                 client_id: client_id.to_owned(),
                 url,
-                secrets: serde_json::from_str(&secrets).map_err(|e| StoreError::Backend {
-                    detail: format!("webhook_endpoints.secrets: {e}"),
-                })?,
+                secrets,
             })
         })
         .transpose()
     }
 
-    /// Sets a department's webhook endpoint.
+    /// Sets a department's webhook endpoint; its secrets are stored sealed
+    /// with `kek` (AES-256-GCM, bound to the department).
     pub async fn set_webhook_endpoint(
         &self,
         endpoint: &WebhookEndpoint,
+        kek: &eid_core::oidc::KeyEncryptionKey,
         now: i64,
     ) -> Result<(), StoreError> {
-        let secrets =
-            serde_json::to_string(&endpoint.secrets).map_err(|e| StoreError::Backend {
-                detail: e.to_string(),
-            })?;
+        use base64::Engine;
+        let sealed = endpoint
+            .secrets
+            .iter()
+            .map(|s| {
+                kek.seal(&secret_context(&endpoint.client_id), s.as_bytes())
+                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                    .map_err(|e| StoreError::Backend {
+                        detail: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let secrets = serde_json::to_string(&sealed).map_err(|e| StoreError::Backend {
+            detail: e.to_string(),
+        })?;
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO webhook_endpoints (client_id, url, secrets, updated_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE \

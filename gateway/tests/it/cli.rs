@@ -473,7 +473,11 @@ fn api_keys_are_shown_once_and_revoked() {
         let mut command = gateway(dir.path());
         command
             .args(args)
-            .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+            .env("GATEWAY_DATABASE__URL", "sqlite://gw.db")
+            .env(
+                "GATEWAY_KEYS__ENCRYPTION_KEY",
+                "Q0xJLXdlYmhvb2stc2VhbGluZy10ZXN0LWtleS0wMDA=",
+            );
         run(command)
     };
     let added = cmd(&[
@@ -537,12 +541,16 @@ fn api_keys_are_shown_once_and_revoked() {
     ]);
     let new = secret_of(&rotated);
     assert_ne!(new, old);
+    let kek = eid_core::oidc::KeyEncryptionKey::from_base64(&eid_core::Secret::new(
+        "Q0xJLXdlYmhvb2stc2VhbGluZy10ZXN0LWtleS0wMDA=".into(),
+    ))
+    .unwrap();
     let stored = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let mut config = gateway::Config::default();
         config.database.url = format!("sqlite://{}", dir.path().join("gw.db").display());
         let db = gateway::Db::connect(&config.database).await.unwrap();
         let endpoint = db
-            .webhook_endpoint(client_id.trim())
+            .webhook_endpoint(client_id.trim(), &kek)
             .await
             .unwrap()
             .unwrap();
@@ -561,6 +569,31 @@ fn api_keys_are_shown_once_and_revoked() {
     }
     let unknown = cmd(&["client", "webhook", "no-such-client", "--url", url]);
     assert_eq!(unknown.status.code(), Some(2));
+    // Sealed at rest: the database holds neither secret.
+    // (The WAL file too: recent writes may still be there.)
+    let mut raw = std::fs::read(dir.path().join("gw.db")).unwrap();
+    raw.extend(std::fs::read(dir.path().join("gw.db-wal")).unwrap_or_default());
+    assert!(
+        raw.windows(url.len()).any(|w| w == url.as_bytes()),
+        "the endpoint itself is there"
+    );
+    for secret in &stored.secrets {
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a webhook secret in the clear"
+        );
+    }
+    // Without keys.encryption_key there is nothing to seal with.
+    let mut command = gateway(dir.path());
+    command
+        .args(["client", "webhook", client_id.trim(), "--url", url])
+        .env("GATEWAY_DATABASE__URL", "sqlite://gw.db");
+    let refused = run(command);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("encryption_key"),
+        "{refused:?}"
+    );
 }
 
 #[test]

@@ -112,7 +112,15 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The key-encryption key of the tests (webhook secrets are sealed with it).
+const KEK: &str = "S0VLLWZvci1wYXltZW50cy10ZXN0cy0wMTIzNDU2Nzg=";
+
+fn kek() -> eid_core::oidc::KeyEncryptionKey {
+    eid_core::oidc::KeyEncryptionKey::from_base64(&eid_core::Secret::new(KEK.into())).unwrap()
+}
+
 fn payments_config(config: &mut Config) {
+    config.keys.encryption_key = Some(eid_core::Secret::new(KEK.into()));
     config.payments.fps = Some(FpsSettings {
         provider_id: "fps".into(),
         proxy: payment_core::fps::Proxy::FpsId("1234567".into()),
@@ -170,6 +178,7 @@ async fn setup(backend: Backend) -> Option<Pay> {
                 url,
                 secrets: vec![SECRET.into()],
             },
+            &kek(),
             0,
         )
         .await
@@ -182,7 +191,7 @@ async fn setup(backend: Backend) -> Option<Pay> {
         key,
         client_id: dept.client_id,
         receiver,
-        deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72),
+        deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek()))),
     })
 }
 
@@ -788,8 +797,8 @@ mod reliability {
         }
         // A second "process": its own pool on the same database.
         let other = gateway::Db::connect(&p.db.config.database).await.unwrap();
-        let a = Deliverer::new(std::time::Duration::from_secs(5), 72);
-        let b = Deliverer::new(std::time::Duration::from_secs(5), 72);
+        let a = Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek())));
+        let b = Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek())));
         let now = p.state.now();
         let (ra, rb) = tokio::join!(
             async {
@@ -1695,12 +1704,13 @@ mod crash {
         let fps = config.payments.fps.as_ref().unwrap();
         let pps = config.payments.pps.as_ref().unwrap();
         format!(
-            "[database]\nurl = {url:?}\n\n[payments]\nworker_interval_ms = {interval}\n\n\
+            "[database]\nurl = {url:?}\n\n[keys]\nencryption_key = {kek:?}\n\n[payments]\nworker_interval_ms = {interval}\n\n\
              [payments.fps]\nprovider_id = \"fps\"\nproxy = {{ fps_id = \"1234567\" }}\n\
              clearing_code = \"004\"\nmerchant_name = {name:?}\nsandbox_seed = {seed:?}\n\
              fee = {{ basis_points = 50 }}\n\n\
              [payments.pps]\nprovider_id = \"pps\"\nmerchant_code = \"9123\"\nkey = {key:?}\nsandbox = true\n",
             url = config.database.url,
+            kek = KEK,
             interval = config.payments.worker_interval_ms,
             name = fps.merchant_name,
             seed = fps.sandbox_seed.as_ref().unwrap().expose(),
@@ -1863,6 +1873,7 @@ pub mod card {
                     url,
                     secrets: vec![SECRET.into()],
                 },
+                &kek(),
                 0,
             )
             .await
@@ -1875,7 +1886,7 @@ pub mod card {
             key,
             client_id: dept.client_id,
             receiver,
-            deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72),
+            deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek()))),
         };
         let mut body = bill_body("CARD-0001", "150.00");
         body["methods"] = json!(["card"]);
