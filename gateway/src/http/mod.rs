@@ -112,7 +112,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/callbacks/{provider}", post(payments::callback))
-        .route("/pay/return/{payment}", post(payments::provider_return))
+        .route(
+            "/pay/return/{payment}",
+            post(payments::provider_return).get(payments::provider_return_get),
+        )
         .route("/par", post(oidc::par))
         .route("/authorize", get(flow::authorize))
         .route("/token", post(flow::token))

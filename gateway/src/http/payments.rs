@@ -899,3 +899,33 @@ pub async fn provider_return(
             .into_response(),
     )
 }
+
+/// `GET /pay/return/{payment}`: a provider that sends the citizen back by
+/// a plain redirect (3-D Secure by redirect, a wallet's page). Nothing in
+/// the URL is trusted: the outcome comes from the provider's signed
+/// notification; the citizen waits for it on the gateway's page.
+pub async fn provider_return_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(payment_id): Path<String>,
+    Query(query): Query<crate::pages::pay::LangQuery>,
+) -> Result<Response, ApiError> {
+    let lang = crate::pages::language(query.lang.as_deref(), &headers);
+    let attempt = if crate::payments::is_id(&payment_id, "pay_") {
+        state
+            .db()
+            .attempt(&payment_id)
+            .await
+            .map_err(ApiError::unavailable)?
+    } else {
+        None
+    }
+    .ok_or_else(|| pay_error(PayError::NotFound("payment")))?;
+    Ok(axum::response::Redirect::to(&format!(
+        "/pay/{}/payment/{}?lang={}",
+        attempt.bill_id,
+        attempt.id,
+        lang.tag()
+    ))
+    .into_response())
+}

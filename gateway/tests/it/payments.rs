@@ -500,6 +500,18 @@ mod end_to_end {
             format!("/pay/{second_id}?lang=en"),
             "back to the bill, in the browser's language"
         );
+        // A provider that returns by a plain redirect: the citizen waits on
+        // the gateway's page; nothing in the URL is believed.
+        let plain = send(
+            &p.app,
+            crate::support::get(&format!("{path}?lang=zh-HK&status=succeeded")),
+        )
+        .await;
+        assert_eq!(plain.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            plain.headers()[header::LOCATION],
+            format!("/pay/{second_id}/payment/{}?lang=zh-HK", attempt.id)
+        );
         // The browser's back button sends it again: nothing changes.
         let again = send(
             &p.app,
