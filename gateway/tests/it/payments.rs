@@ -2067,6 +2067,36 @@ pub mod card {
             report["methods"]["ewallet"]["collected"], "80.00",
             "{report}"
         );
+        // One signed webhook for the wallet payment too, then a full refund.
+        p.work().await;
+        let succeeded = p
+            .receiver
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "payment.succeeded")
+            .count();
+        assert_eq!(succeeded, 2, "one per paid bill");
+        verify(&p.receiver, p.state.now());
+        let (status, refund) = p
+            .call(
+                "POST",
+                &format!("/v1/payments/{}/refunds", attempt.id),
+                None,
+                Some("wallet-r1"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{refund}");
+        assert_eq!(refund["amount"], "80.00");
+        let (_, report) = p
+            .call(
+                "GET",
+                &format!("/v1/reports/daily?date={today}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(report["methods"]["ewallet"]["refunded"], "80.00");
+        assert_eq!(report["methods"]["ewallet"]["net"], "0.00");
         p.finish().await;
     }
 
