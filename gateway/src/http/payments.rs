@@ -97,6 +97,16 @@ pub fn pay_error(error: PayError) -> ApiError {
             "invalid_payment_method",
             format!("the provider refused the request: {detail}"),
         ),
+        PayError::Routing(payment_core::routing::RoutingError::Provider(e))
+            if e.may_have_moved_money() =>
+        {
+            tracing::warn!(error = %e, "a payment's outcome is unknown");
+            code(
+                StatusCode::GATEWAY_TIMEOUT,
+                "outcome_unknown",
+                "the provider did not answer in time; the payment may have gone through, and its outcome will follow".into(),
+            )
+        }
         PayError::Routing(e) => {
             tracing::warn!(error = %e, "no provider could start a payment");
             code(

@@ -1089,6 +1089,25 @@ pub async fn card_start(
         Err(PayError::NotFound(_)) => return Err(not_found(lang)),
         Err(error) => {
             let api = crate::http::payments::pay_error(error);
+            if api.code == "outcome_unknown"
+                && let Some(open) = state
+                    .db()
+                    .attempts_of(&bill_id)
+                    .await
+                    .map_err(ApiError::unavailable)?
+                    .into_iter()
+                    .rev()
+                    .find(|a| a.state == "created" && a.method == "card")
+            {
+                // The card may have been charged: the citizen waits for the
+                // outcome instead of being told to try again.
+                return Ok(Json(json!({
+                    "payment": open.id,
+                    "client_secret": null,
+                    "wait_url": format!("/pay/{bill_id}/payment/{}?lang={}", open.id, lang.tag()),
+                }))
+                .into_response());
+            }
             let message = match api.code {
                 "payment_declined" => t.card_declined,
                 "invalid_payment_method" => t.card_invalid,

@@ -799,10 +799,17 @@ impl Payments {
             .await?
         {
             Some(attempt) => attempt,
-            None => {
-                self.attempt_of_same_account(db, provider_id, notification)
-                    .await?
-            }
+            None => match self
+                .attempt_of_same_account(db, provider_id, notification)
+                .await
+            {
+                Ok(attempt) => attempt,
+                Err(PayError::NotFound(_)) => {
+                    self.attempt_without_reference(db, provider_id, notification)
+                        .await?
+                }
+                Err(e) => return Err(e),
+            },
         };
         // What the notification settles is the attempt's provider's.
         let provider_id = attempt.provider.clone();
@@ -825,6 +832,28 @@ impl Payments {
             .ok_or(PayError::NotFound("bill"))?;
         let mut stored = StoredBill::read(row)?;
         let idx = usize::try_from(attempt.idx).map_err(|e| corrupt("attempt index", e))?;
+        if attempt.provider_reference.is_none() {
+            // Found by its echoed id: the start's answer never came, so the
+            // reference is learnt now.
+            if let Some(entry) = stored.payments.attempts.get_mut(idx) {
+                entry.provider_reference = Some(notification.provider_reference.clone());
+            }
+            let _ = stored.payments.apply(
+                idx,
+                AttemptEvent::Started {
+                    provider_reference: notification.provider_reference.clone(),
+                },
+            );
+            tx.update_attempt(
+                &attempt.id,
+                &attempt.state,
+                Some(&notification.provider_reference),
+                None,
+                false,
+                unix,
+            )
+            .await?;
+        }
         let before = stored
             .payments
             .attempts
@@ -926,6 +955,39 @@ impl Payments {
             }
         }
         Err(PayError::NotFound("payment"))
+    }
+
+    /// The attempt a notification names by our attempt id (echoed by the
+    /// provider) when its start had no answer: no reference yet, and of
+    /// this provider or one of its account.
+    async fn attempt_without_reference(
+        &self,
+        db: &Db,
+        provider_id: &str,
+        notification: &Notification,
+    ) -> Result<AttemptRow, PayError> {
+        let same_account = |other: &str| {
+            other == provider_id
+                || self
+                    .accounts
+                    .get(provider_id)
+                    .is_some_and(|a| self.accounts.get(other) == Some(a))
+        };
+        let Some(hint) = notification
+            .attempt_id
+            .as_deref()
+            .filter(|h| is_id(h, "pay_"))
+        else {
+            return Err(PayError::NotFound("payment"));
+        };
+        match db.attempt(hint).await? {
+            Some(attempt)
+                if attempt.provider_reference.is_none() && same_account(&attempt.provider) =>
+            {
+                Ok(attempt)
+            }
+            _ => Err(PayError::NotFound("payment")),
+        }
     }
 
     fn fee(&self, provider: &str, amount: Money) -> Option<Money> {

@@ -2109,6 +2109,187 @@ pub mod card {
     async fn bills_are_paid_by_card_with_3_d_secure_and_by_e_wallet_on_postgres() {
         run(Backend::Postgres).await;
     }
+
+    /// The acquirer takes the request and never answers (a timeout: the
+    /// money may have moved). The attempt stays on record; when the
+    /// acquirer's webhook comes, naming our attempt id in its metadata, the
+    /// payment is recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unanswered_card_start_is_settled_by_its_webhook() {
+        let Some(stripe) = emulator().await else {
+            return;
+        };
+        // Accepts connections and says nothing.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_base = format!("http://{}", silent.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let db = crate::support::sqlite().await;
+        let mut config = db.config.clone();
+        payments_config(&mut config);
+        config.payments.card = Some(StripeSettings {
+            provider_id: "stripe-card".into(),
+            api_base: silent_base,
+            secret_key: eid_core::Secret::new("sk_test_gateway".into()),
+            publishable_key: "pk_test_gateway".into(),
+            js_url: format!("{}/js.stripe.com/v3/", stripe.base),
+            webhook_secrets: vec![eid_core::Secret::new(WEBHOOK_SECRET.into())],
+            timeout_secs: 1,
+            fee: FeeSettings::default(),
+        });
+        let state = AppState::new(db.db.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_base = format!("http://{}", listener.local_addr().unwrap());
+        let router = gateway::app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let hooks = reqwest::Client::new()
+            .post(format!("{}/_config/webhooks/gateway", stripe.base))
+            .form(&[
+                (
+                    "url",
+                    format!("{gateway_base}/callbacks/stripe-card").as_str(),
+                ),
+                ("secret", WEBHOOK_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(hooks.status().is_success());
+        let dept = crate::par::department(&state).await;
+        let payments = state.payments().unwrap();
+        let mut request: payment_core::bill::BillRequest =
+            serde_json::from_value(bill_body("SILENT-0001", "42.00")).unwrap();
+        request.methods = vec![Method::Card];
+        let bill = payments
+            .create_bill(state.db(), &dept.client_id, "test", request, state.now())
+            .await
+            .unwrap();
+        let token = payment_method(&stripe.base, "4242424242424242").await;
+        let error = payments
+            .start(
+                state.db(),
+                &bill.row.id,
+                Method::Card,
+                gateway::payments::StartOptions {
+                    payment_method: Some(token.clone()),
+                    ..Default::default()
+                },
+                state.now(),
+            )
+            .await
+            .unwrap_err();
+        let answer = gateway::http::payments::pay_error(error);
+        assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(answer.code, "outcome_unknown", "not told to pay again");
+        // The same through the card page, as card.js does it.
+        let app = gateway::app(state.clone());
+        let page = send(
+            &app,
+            crate::support::get(&format!("/pay/{}/card?lang=en", bill.row.id)),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let cookie = page.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains(&format!("script-src 'self' {}", stripe.base)),
+            "{csp}"
+        );
+        let html = crate::support::text(page).await;
+        assert!(
+            !html.contains("name=\"card"),
+            "card fields are never posted to the gateway"
+        );
+        let csrf = html
+            .split("data-csrf=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let answer = send(
+            &app,
+            Request::post(format!("/pay/{}/card", bill.row.id))
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs([
+                            ("csrf", csrf.as_str()),
+                            ("payment_method", token.as_str()),
+                            ("lang", "en"),
+                        ])
+                        .finish(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        // No answer from the acquirer: the citizen is sent to wait for the
+        // outcome, not told that nothing was taken.
+        assert_eq!(answer.status(), StatusCode::OK);
+        let answer = body_json(answer).await;
+        let wait = answer["wait_url"].as_str().unwrap().to_owned();
+        let waiting = crate::support::text(send(&app, crate::support::get(&wait)).await).await;
+        assert!(
+            waiting.contains("Waiting for the confirmation"),
+            "{waiting}"
+        );
+        let attempt = state
+            .db()
+            .attempts_of(&bill.row.id)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(attempt.state, "created", "on record, outcome unknown");
+        assert!(attempt.provider_reference.is_none());
+        // What the acquirer did with the request it never answered.
+        let intent: Value = reqwest::Client::new()
+            .post(format!("{}/v1/payment_intents", stripe.base))
+            .bearer_auth("sk_test_gateway")
+            .form(&[
+                ("amount", "4200"),
+                ("currency", "hkd"),
+                ("confirm", "true"),
+                ("payment_method", token.as_str()),
+                ("payment_method_types[]", "card"),
+                ("metadata[attempt_id]", attempt.id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(intent["status"], "succeeded", "{intent}");
+        let mut settled = None;
+        for _ in 0..100 {
+            let now = state.db().attempt(&attempt.id).await.unwrap().unwrap();
+            if now.state == "succeeded" {
+                settled = Some(now);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let settled = settled.expect("the webhook settled the attempt");
+        assert_eq!(settled.provider_reference.as_deref(), intent["id"].as_str());
+        let bill = state.db().bill(&bill.row.id).await.unwrap().unwrap();
+        assert_eq!(bill.status, "paid");
+        db.finish().await;
+    }
 }
 
 mod history {

@@ -195,6 +195,11 @@ pub struct Notification {
     pub kind: NotificationKind,
     /// The provider's status text.
     pub raw_status: String,
+    /// The gateway's attempt id, when the provider echoes it (Stripe's
+    /// metadata): finds an attempt whose start had no answer, so that it
+    /// never learnt the provider's reference.
+    #[serde(default)]
+    pub attempt_id: Option<String>,
 }
 
 impl Notification {

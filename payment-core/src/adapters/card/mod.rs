@@ -286,9 +286,23 @@ pub fn parse_event(body: &[u8]) -> Result<Notification, NotificationError> {
         }
         Ok(intent)
     };
+    let mut attempt_id = None;
+    // Our attempt id, echoed in the intent's metadata (letters, digits, `_`).
+    let mut echoed = |intent: &PaymentIntent| {
+        attempt_id = intent
+            .metadata
+            .get("attempt_id")
+            .filter(|a| {
+                !a.is_empty()
+                    && a.len() <= 64
+                    && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            .cloned();
+    };
     let (provider_reference, kind, raw_status) = match event.kind.as_str() {
         "payment_intent.succeeded" => {
             let intent = intent()?;
+            echoed(&intent);
             match StatusReport::from(&intent).status {
                 super::ProviderStatus::Succeeded { amount } => (
                     intent.id,
@@ -304,6 +318,7 @@ pub fn parse_event(body: &[u8]) -> Result<Notification, NotificationError> {
         }
         "payment_intent.payment_failed" | "payment_intent.canceled" => {
             let intent = intent()?;
+            echoed(&intent);
             let raw = intent
                 .last_payment_error
                 .as_ref()
@@ -333,6 +348,7 @@ pub fn parse_event(body: &[u8]) -> Result<Notification, NotificationError> {
         provider_reference,
         kind,
         raw_status,
+        attempt_id,
     })
 }
 

@@ -113,6 +113,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Notification, NotificationError
         },
         id: credit.notification_id,
         provider_reference: credit.reference,
+        attempt_id: None,
     })
 }
 

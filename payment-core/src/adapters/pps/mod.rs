@@ -139,6 +139,7 @@ pub fn parse_result(
         provider_reference: result.reference.clone(),
         kind: NotificationKind::from(&result),
         raw_status: result.code,
+        attempt_id: None,
     })
 }
 
