@@ -1142,7 +1142,7 @@ impl Payments {
                 money(left.max(0))
             )));
         }
-        let mut refund = RefundRow {
+        let refund = RefundRow {
             id: refund_id.clone(),
             payment_id: payment_id.to_owned(),
             department: department.to_owned(),
@@ -1164,15 +1164,47 @@ impl Payments {
         };
         let result = provider.refund(&request).await;
         // 3. Record the answer.
+        self.record_refund(db, &attempt, refund, result, now).await
+    }
+
+    /// Records a provider's answer to a refund (once: a refund no longer
+    /// pending is left as it is).
+    async fn record_refund(
+        &self,
+        db: &Db,
+        attempt: &AttemptRow,
+        mut refund: RefundRow,
+        result: Result<payment_core::adapters::RefundOutcome, ProviderError>,
+        now: OffsetDateTime,
+    ) -> Result<RefundRow, PayError> {
+        let unix = now.unix_timestamp();
+        let idx = usize::try_from(attempt.idx).map_err(|e| corrupt("attempt index", e))?;
+        let amount = refund.amount_cents;
+        let refund_id = refund.id.clone();
+        let department = attempt.department.clone();
         let mut tx = db.begin_write().await?;
         let row = tx
             .lock_bill(&attempt.bill_id)
             .await?
             .ok_or(PayError::NotFound("bill"))?;
         let mut stored = StoredBill::read(row)?;
+        let current = tx
+            .refunds_of(&attempt.id)
+            .await?
+            .into_iter()
+            .find(|r| r.id == refund_id)
+            .ok_or(PayError::NotFound("refund"))?;
+        if current.status != "pending" {
+            // Settled by another process in the meantime.
+            return Ok(current);
+        }
         let event_type = match result {
             Ok(outcome) if outcome.succeeded => {
-                let from_suspense = stored.payments.attempts[idx].flagged_for_refund;
+                let from_suspense = stored
+                    .payments
+                    .attempts
+                    .get(idx)
+                    .is_some_and(|a| a.flagged_for_refund);
                 stored
                     .payments
                     .apply(
@@ -1185,16 +1217,17 @@ impl Payments {
                     .map_err(|e| PayError::Refund(e.to_string()))?;
                 self.save(&mut tx, &mut stored, now).await?;
                 let transaction = Transaction::refund(
-                    department,
+                    &department,
                     &attempt.provider,
                     &refund_id,
                     money(amount),
                     from_suspense,
                 )
                 .map_err(|e| PayError::Store(e.to_string()))?;
-                self.post(&mut tx, &transaction, &stored, &attempt, now)
+                self.post(&mut tx, &transaction, &stored, attempt, now)
                     .await?;
                 refund.status = "succeeded".into();
+                refund.failure = None;
                 refund.provider_refund_id = Some(outcome.provider_refund_id);
                 Some("refund.succeeded")
             }
@@ -1203,7 +1236,7 @@ impl Payments {
                 None
             }
             Err(error) if error.may_have_moved_money() => {
-                tracing::warn!(refund = %refund_id, error = %error, "refund outcome unknown; left pending");
+                tracing::warn!(refund = %refund_id, error = %error, "refund outcome unknown; left pending, asked again later");
                 refund.failure = Some(error.to_string());
                 None
             }
@@ -1225,12 +1258,46 @@ impl Payments {
         if let Some(event_type) = event_type {
             let body = json!({
                 "refund": refund_view(&refund),
-                "payment": self.payment_view(&stored, &attempt),
+                "payment": self.payment_view(&stored, attempt),
             });
-            enqueue(&mut tx, department, event_type, body, now).await?;
+            enqueue(&mut tx, &department, event_type, body, now).await?;
         }
         tx.commit().await?;
         Ok(refund)
+    }
+
+    /// Asks the providers again about refunds left pending (no answer, or
+    /// not final) for a minute or more; the refund id is the provider's
+    /// idempotency key, so asking again never refunds twice. Returns how
+    /// many were settled.
+    pub async fn settle_pending_refunds(
+        &self,
+        db: &Db,
+        now: OffsetDateTime,
+    ) -> Result<usize, PayError> {
+        let cutoff = now.unix_timestamp() - 60;
+        let mut settled = 0;
+        for refund in db.pending_refunds(cutoff, 20).await? {
+            let Some(attempt) = db.attempt(&refund.payment_id).await? else {
+                continue;
+            };
+            let Some(provider) = self.provider(&attempt.provider) else {
+                continue;
+            };
+            let request = RefundRequest {
+                refund_id: refund.id.clone(),
+                provider_reference: attempt.provider_reference.clone().unwrap_or_default(),
+                amount: money(refund.amount_cents),
+            };
+            let result = provider.refund(&request).await;
+            let after = self
+                .record_refund(db, &attempt, refund, result, now)
+                .await?;
+            if after.status != "pending" {
+                settled += 1;
+            }
+        }
+        Ok(settled)
     }
 
     /// A bill as the API shows it, with `attempts` (the bill's payments).
@@ -1361,6 +1428,9 @@ pub async fn work_once(
     }
     if let Err(error) = payments.expire_overdue(db, now).await {
         tracing::warn!(%error, "expiring attempts failed");
+    }
+    if let Err(error) = payments.settle_pending_refunds(db, now).await {
+        tracing::warn!(%error, "settling pending refunds failed");
     }
     match deliverer.round(db, now).await {
         Ok(round) => round,

@@ -498,6 +498,23 @@ impl Db {
         .map_err(store_error)
     }
 
+    /// Refunds still pending that last changed at or before `cutoff`.
+    pub async fn pending_refunds(
+        &self,
+        cutoff: i64,
+        limit: i64,
+    ) -> Result<Vec<RefundRow>, StoreError> {
+        with_pool!(self, pool => sqlx::query_as::<_, RefundRow>(&format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at <= $1 \
+             ORDER BY updated_at LIMIT $2"
+        ))
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(store_error)
+    }
+
     /// A payment's refunds, oldest first.
     pub async fn refunds_of(&self, payment_id: &str) -> Result<Vec<RefundRow>, StoreError> {
         with_pool!(self, pool => sqlx::query_as::<_, RefundRow>(&format!(

@@ -2110,6 +2110,185 @@ pub mod card {
         run(Backend::Postgres).await;
     }
 
+    /// A proxy to `upstream` that, while `hang` is set, takes connections
+    /// and says nothing.
+    async fn flaky_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                if hang.load(Ordering::SeqCst) {
+                    held.push(socket);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let hang = hang.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let Ok(remote) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = socket.into_split();
+                    let (mut remote_read, mut remote_write) = remote.into_split();
+                    // Requests on a kept-alive connection are swallowed too
+                    // while hanging.
+                    tokio::spawn(async move {
+                        let mut buffer = [0u8; 8192];
+                        loop {
+                            let n = match client_read.read(&mut buffer).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if hang.load(Ordering::SeqCst) {
+                                std::future::pending::<()>().await;
+                            }
+                            if remote_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let _ = tokio::io::copy(&mut remote_read, &mut client_write).await;
+                });
+            }
+        });
+        base
+    }
+
+    /// The acquirer does not answer a refund: it stays pending, and the
+    /// worker asks again (same refund id, so never twice) until it is
+    /// settled; the ledger then has it once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refund_without_an_answer_is_asked_again_until_settled() {
+        let Some(stripe) = emulator().await else {
+            return;
+        };
+        let hang = Arc::new(AtomicBool::new(false));
+        let proxy = flaky_proxy(stripe.base.clone(), hang.clone()).await;
+        let db = crate::support::sqlite().await;
+        let mut config = db.config.clone();
+        payments_config(&mut config);
+        config.payments.card = Some(StripeSettings {
+            provider_id: "stripe-card".into(),
+            api_base: proxy,
+            secret_key: eid_core::Secret::new("sk_test_gateway".into()),
+            publishable_key: "pk_test_gateway".into(),
+            js_url: format!("{}/js.stripe.com/v3/", stripe.base),
+            webhook_secrets: vec![eid_core::Secret::new(WEBHOOK_SECRET.into())],
+            timeout_secs: 1,
+            fee: FeeSettings::default(),
+        });
+        let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+        let state = AppState::with_clock(db.db.clone(), config, clock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_base = format!("http://{}", listener.local_addr().unwrap());
+        let router = gateway::app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let hooks = reqwest::Client::new()
+            .post(format!("{}/_config/webhooks/gateway", stripe.base))
+            .form(&[
+                (
+                    "url",
+                    format!("{gateway_base}/callbacks/stripe-card").as_str(),
+                ),
+                ("secret", WEBHOOK_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(hooks.status().is_success());
+        let dept = crate::par::department(&state).await;
+        let payments = state.payments().unwrap();
+        let mut request: payment_core::bill::BillRequest =
+            serde_json::from_value(bill_body("REFUND-0001", "60.00")).unwrap();
+        request.methods = vec![Method::Card];
+        let bill = payments
+            .create_bill(state.db(), &dept.client_id, "test", request, state.now())
+            .await
+            .unwrap();
+        let token = payment_method(&stripe.base, "4242424242424242").await;
+        let attempt = payments
+            .start(
+                state.db(),
+                &bill.row.id,
+                Method::Card,
+                gateway::payments::StartOptions {
+                    payment_method: Some(token),
+                    ..Default::default()
+                },
+                state.now(),
+            )
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            if state.db().bill(&bill.row.id).await.unwrap().unwrap().status == "paid" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            state.db().bill(&bill.row.id).await.unwrap().unwrap().status,
+            "paid"
+        );
+
+        // The acquirer goes silent: the refund is on record, pending.
+        hang.store(true, Ordering::SeqCst);
+        let refund = payments
+            .refund(
+                state.db(),
+                &dept.client_id,
+                &attempt.id,
+                Some(payment_core::Money::parse("10.00").unwrap()),
+                None,
+                state.now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refund.status, "pending");
+        assert!(refund.failure.is_some());
+        assert_eq!(
+            payments
+                .settle_pending_refunds(state.db(), state.now())
+                .await
+                .unwrap(),
+            0,
+            "not asked again within the minute"
+        );
+        // Back, a minute later: asked again and settled, once.
+        hang.store(false, Ordering::SeqCst);
+        clock.advance(61);
+        assert_eq!(
+            payments
+                .settle_pending_refunds(state.db(), state.now())
+                .await
+                .unwrap(),
+            1
+        );
+        let settled = state.db().refund(&refund.id).await.unwrap().unwrap();
+        assert_eq!(settled.status, "succeeded");
+        assert!(settled.failure.is_none());
+        clock.advance(61);
+        assert_eq!(
+            payments
+                .settle_pending_refunds(state.db(), state.now())
+                .await
+                .unwrap(),
+            0
+        );
+        let refunds: Vec<_> = state
+            .db()
+            .ledger_of_payment(&attempt.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.kind == "refund")
+            .collect();
+        assert_eq!(refunds.len(), 2, "one refund transaction, two lines");
+        assert!(refunds.iter().all(|l| l.amount_cents == 1000));
+        db.finish().await;
+    }
+
     /// The acquirer takes the request and never answers (a timeout: the
     /// money may have moved). The attempt stays on record; when the
     /// acquirer's webhook comes, naming our attempt id in its metadata, the
