@@ -1444,10 +1444,9 @@ pub async fn work_once(
 /// The payments background worker of a serving process (see
 /// [`work_once`]), every `payments.worker_interval_ms`.
 pub async fn worker(state: crate::state::AppState) {
-    let settings = state.config().payments.clone();
     let deliverer = webhooks::Deliverer::from_config(state.config());
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(
-        settings.worker_interval_ms.max(50),
+        state.config().payments.worker_interval_ms.max(50),
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

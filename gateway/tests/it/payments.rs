@@ -301,6 +301,30 @@ impl Pay {
     }
 }
 
+/// The cookie a page sets (`name=value`), to send back.
+fn cookie_of(response: &axum::http::Response<Body>) -> String {
+    response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A form POST with `cookie`, as a browser sends it.
+fn form_post(uri: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+    Request::post(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish(),
+        ))
+        .unwrap()
+}
+
 fn verify(receiver: &Receiver, now: OffsetDateTime) {
     for (id, signature, body) in receiver.got.lock().unwrap().iter() {
         sdk::webhook::verify(
@@ -1194,28 +1218,6 @@ mod hostile {
 mod pages {
     use super::*;
 
-    fn cookie_of(response: &axum::http::Response<Body>) -> String {
-        response.headers()[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn form_post(uri: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
-        Request::post(uri)
-            .header(header::COOKIE, cookie)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish(),
-            ))
-            .unwrap()
-    }
-
     #[tokio::test]
     async fn a_citizen_pays_by_fps_and_pps_on_the_pages_in_both_languages() {
         let Some(p) = setup(Backend::Sqlite).await else {
@@ -1815,41 +1817,28 @@ pub mod card {
         body["id"].as_str().unwrap().to_owned()
     }
 
-    async fn run(backend: Backend) {
-        let Some(stripe) = emulator().await else {
-            return;
-        };
-        let db = match backend {
-            Backend::Sqlite => crate::support::sqlite().await,
-            Backend::Postgres => match crate::support::postgres().await {
-                Some(db) => db,
-                None => return,
-            },
-        };
-        let mut config = db.config.clone();
-        payments_config(&mut config);
-        config.payments.card = Some(StripeSettings {
+    /// The card provider of the emulator's account, reached at `api_base`.
+    fn card_settings(
+        stripe: &Emulator,
+        api_base: &str,
+        timeout_secs: u64,
+        fee: FeeSettings,
+    ) -> StripeSettings {
+        StripeSettings {
             provider_id: "stripe-card".into(),
-            api_base: stripe.base.clone(),
+            api_base: api_base.to_owned(),
             secret_key: eid_core::Secret::new("sk_test_gateway".into()),
             publishable_key: "pk_test_gateway".into(),
             js_url: format!("{}/js.stripe.com/v3/", stripe.base),
             webhook_secrets: vec![eid_core::Secret::new(WEBHOOK_SECRET.into())],
-            timeout_secs: 10,
-            fee: FeeSettings {
-                fixed_cents: 200,
-                basis_points: 0,
-            },
-        });
-        // E-wallets on the same Stripe account (one webhook endpoint).
-        config.payments.ewallet = Some(StripeSettings {
-            provider_id: "stripe-ewallet".into(),
-            fee: FeeSettings::default(),
-            ..config.payments.card.clone().unwrap()
-        });
-        // The real clock: the emulator signs its webhooks now.
-        let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
-        let state = AppState::with_clock(db.db.clone(), config, clock.clone());
+            timeout_secs,
+            fee,
+        }
+    }
+
+    /// Serves `state` on loopback and points the emulator's webhooks at its
+    /// card callback.
+    async fn serve_for_webhooks(state: &AppState, stripe: &Emulator) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_base = format!("http://{}", listener.local_addr().unwrap());
         let router = gateway::app(state.clone());
@@ -1867,6 +1856,59 @@ pub mod card {
             .await
             .unwrap();
         assert!(configured.status().is_success());
+    }
+
+    /// A new department's bill that only a card can pay.
+    async fn card_bill(
+        state: &AppState,
+        reference: &str,
+        amount: &str,
+    ) -> (crate::par::Dept, gateway::payments::StoredBill) {
+        let dept = crate::par::department(state).await;
+        let mut request: payment_core::bill::BillRequest =
+            serde_json::from_value(bill_body(reference, amount)).unwrap();
+        request.methods = vec![Method::Card];
+        let bill = state
+            .payments()
+            .unwrap()
+            .create_bill(state.db(), &dept.client_id, "test", request, state.now())
+            .await
+            .unwrap();
+        (dept, bill)
+    }
+
+    async fn run(backend: Backend) {
+        let Some(stripe) = emulator().await else {
+            return;
+        };
+        let db = match backend {
+            Backend::Sqlite => crate::support::sqlite().await,
+            Backend::Postgres => match crate::support::postgres().await {
+                Some(db) => db,
+                None => return,
+            },
+        };
+        let mut config = db.config.clone();
+        payments_config(&mut config);
+        config.payments.card = Some(card_settings(
+            &stripe,
+            &stripe.base,
+            10,
+            FeeSettings {
+                fixed_cents: 200,
+                basis_points: 0,
+            },
+        ));
+        // E-wallets on the same Stripe account (one webhook endpoint).
+        config.payments.ewallet = Some(StripeSettings {
+            provider_id: "stripe-ewallet".into(),
+            fee: FeeSettings::default(),
+            ..config.payments.card.clone().unwrap()
+        });
+        // The real clock: the emulator signs its webhooks now.
+        let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+        let state = AppState::with_clock(db.db.clone(), config, clock.clone());
+        serve_for_webhooks(&state, &stripe).await;
         let dept = crate::par::department(&state).await;
         let (key, stored) = gateway::api_keys::generate(
             &dept.client_id,
@@ -2169,44 +2211,12 @@ pub mod card {
         let db = crate::support::sqlite().await;
         let mut config = db.config.clone();
         payments_config(&mut config);
-        config.payments.card = Some(StripeSettings {
-            provider_id: "stripe-card".into(),
-            api_base: proxy,
-            secret_key: eid_core::Secret::new("sk_test_gateway".into()),
-            publishable_key: "pk_test_gateway".into(),
-            js_url: format!("{}/js.stripe.com/v3/", stripe.base),
-            webhook_secrets: vec![eid_core::Secret::new(WEBHOOK_SECRET.into())],
-            timeout_secs: 1,
-            fee: FeeSettings::default(),
-        });
+        config.payments.card = Some(card_settings(&stripe, &proxy, 1, FeeSettings::default()));
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let state = AppState::with_clock(db.db.clone(), config, clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway_base = format!("http://{}", listener.local_addr().unwrap());
-        let router = gateway::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let hooks = reqwest::Client::new()
-            .post(format!("{}/_config/webhooks/gateway", stripe.base))
-            .form(&[
-                (
-                    "url",
-                    format!("{gateway_base}/callbacks/stripe-card").as_str(),
-                ),
-                ("secret", WEBHOOK_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert!(hooks.status().is_success());
-        let dept = crate::par::department(&state).await;
+        serve_for_webhooks(&state, &stripe).await;
+        let (dept, bill) = card_bill(&state, "REFUND-0001", "60.00").await;
         let payments = state.payments().unwrap();
-        let mut request: payment_core::bill::BillRequest =
-            serde_json::from_value(bill_body("REFUND-0001", "60.00")).unwrap();
-        request.methods = vec![Method::Card];
-        let bill = payments
-            .create_bill(state.db(), &dept.client_id, "test", request, state.now())
-            .await
-            .unwrap();
         let token = payment_method(&stripe.base, "4242424242424242").await;
         let attempt = payments
             .start(
@@ -2310,43 +2320,16 @@ pub mod card {
         let db = crate::support::sqlite().await;
         let mut config = db.config.clone();
         payments_config(&mut config);
-        config.payments.card = Some(StripeSettings {
-            provider_id: "stripe-card".into(),
-            api_base: silent_base,
-            secret_key: eid_core::Secret::new("sk_test_gateway".into()),
-            publishable_key: "pk_test_gateway".into(),
-            js_url: format!("{}/js.stripe.com/v3/", stripe.base),
-            webhook_secrets: vec![eid_core::Secret::new(WEBHOOK_SECRET.into())],
-            timeout_secs: 1,
-            fee: FeeSettings::default(),
-        });
+        config.payments.card = Some(card_settings(
+            &stripe,
+            &silent_base,
+            1,
+            FeeSettings::default(),
+        ));
         let state = AppState::new(db.db.clone(), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway_base = format!("http://{}", listener.local_addr().unwrap());
-        let router = gateway::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let hooks = reqwest::Client::new()
-            .post(format!("{}/_config/webhooks/gateway", stripe.base))
-            .form(&[
-                (
-                    "url",
-                    format!("{gateway_base}/callbacks/stripe-card").as_str(),
-                ),
-                ("secret", WEBHOOK_SECRET),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert!(hooks.status().is_success());
-        let dept = crate::par::department(&state).await;
+        serve_for_webhooks(&state, &stripe).await;
+        let (_, bill) = card_bill(&state, "SILENT-0001", "42.00").await;
         let payments = state.payments().unwrap();
-        let mut request: payment_core::bill::BillRequest =
-            serde_json::from_value(bill_body("SILENT-0001", "42.00")).unwrap();
-        request.methods = vec![Method::Card];
-        let bill = payments
-            .create_bill(state.db(), &dept.client_id, "test", request, state.now())
-            .await
-            .unwrap();
         let token = payment_method(&stripe.base, "4242424242424242").await;
         let error = payments
             .start(
@@ -2372,13 +2355,7 @@ pub mod card {
         )
         .await;
         assert_eq!(page.status(), StatusCode::OK);
-        let cookie = page.headers()[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = cookie_of(&page);
         let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap()
@@ -2402,19 +2379,15 @@ pub mod card {
             .to_owned();
         let answer = send(
             &app,
-            Request::post(format!("/pay/{}/card", bill.row.id))
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(
-                    form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs([
-                            ("csrf", csrf.as_str()),
-                            ("payment_method", token.as_str()),
-                            ("lang", "en"),
-                        ])
-                        .finish(),
-                ))
-                .unwrap(),
+            form_post(
+                &format!("/pay/{}/card", bill.row.id),
+                &cookie,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("payment_method", token.as_str()),
+                    ("lang", "en"),
+                ],
+            ),
         )
         .await;
         // No answer from the acquirer: the citizen is sent to wait for the
@@ -2521,24 +2494,15 @@ mod history {
                 .unwrap(),
         )
         .await;
-        let pay_cookie = page.headers()[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let pay_cookie = cookie_of(&page);
         let csrf = crate::support::csrf_of(&crate::support::text(page).await);
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("csrf", csrf.as_str()), ("method", "fps"), ("lang", "en")])
-            .finish();
         let started = send(
             &app,
-            Request::post(format!("/pay/{bill_id}/start"))
-                .header(header::COOKIE, format!("who=chan; {pay_cookie}"))
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap(),
+            form_post(
+                &format!("/pay/{bill_id}/start"),
+                &format!("who=chan; {pay_cookie}"),
+                &[("csrf", csrf.as_str()), ("method", "fps"), ("lang", "en")],
+            ),
         )
         .await;
         assert_eq!(started.status(), StatusCode::SEE_OTHER);
