@@ -3,6 +3,10 @@
 //! of their secret part, compared in constant time, revocable. A key of a
 //! disabled department is refused.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
 use eid_core::oidc::grant::handle_hash;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -106,14 +110,95 @@ pub fn is_api_key(credential: &str) -> bool {
     credential.starts_with("gw_")
 }
 
-/// The department a key belongs to, if the key is good.
+/// The department a key belongs to, if the key is good (looked up now,
+/// without a [`KeyCache`]).
 pub async fn authenticate(db: &Db, key: &str) -> Result<Department, KeyError> {
-    let (mode, key_id, secret) = parse(key).ok_or(KeyError::Malformed)?;
-    let (stored, enabled) = db
-        .api_key_for_request(key_id)
+    KeyCache::new(Duration::ZERO)
+        .authenticate(db, key, OffsetDateTime::UNIX_EPOCH)
         .await
-        .map_err(|e| KeyError::Store(e.to_string()))?
-        .ok_or(KeyError::Refused)?;
+}
+
+/// Keys remembered once found, for a short time (`api.key_cache_secs`):
+/// what is remembered is the stored key (its secret's hash, mode, revocation
+/// and whether its department is enabled), never the outcome, so every
+/// request's secret is still compared, in constant time. Unknown keys are
+/// not remembered.
+#[derive(Debug)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (OffsetDateTime, StoredApiKey, bool)>>,
+}
+
+/// Keys remembered at most; beyond, the cache starts again empty.
+const MAX_CACHED_KEYS: usize = 10_000;
+
+impl KeyCache {
+    /// A cache that remembers a key for `ttl` (zero: not at all).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The department a key belongs to, if the key is good; `now` is the
+    /// gateway's clock, which ages what is remembered.
+    pub async fn authenticate(
+        &self,
+        db: &Db,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Department, KeyError> {
+        let (mode, key_id, secret) = parse(key).ok_or(KeyError::Malformed)?;
+        let (stored, enabled) = match self.remembered(key_id, now) {
+            Some(found) => found,
+            None => {
+                let found = db
+                    .api_key_for_request(key_id)
+                    .await
+                    .map_err(|e| KeyError::Store(e.to_string()))?
+                    .ok_or(KeyError::Refused)?;
+                self.remember(key_id, &found, now);
+                found
+            }
+        };
+        check(stored, enabled, mode, secret)
+    }
+
+    fn remembered(&self, key_id: &str, now: OffsetDateTime) -> Option<(StoredApiKey, bool)> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (at, stored, enabled) = entries.get(key_id)?;
+        // A clock that went back makes the entry stale, never younger.
+        let age = now - *at;
+        (!age.is_negative() && age < self.ttl).then(|| (stored.clone(), *enabled))
+    }
+
+    fn remember(
+        &self,
+        key_id: &str,
+        (stored, enabled): &(StoredApiKey, bool),
+        now: OffsetDateTime,
+    ) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.clear();
+        }
+        entries.insert(key_id.to_owned(), (now, stored.clone(), *enabled));
+    }
+}
+
+fn check(
+    stored: StoredApiKey,
+    enabled: bool,
+    mode: Mode,
+    secret: &str,
+) -> Result<Department, KeyError> {
     let secret_ok: bool = handle_hash(secret)
         .as_bytes()
         .ct_eq(stored.secret_hash.as_bytes())

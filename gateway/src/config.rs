@@ -217,12 +217,19 @@ pub struct ApiConfig {
     /// Requests one department may make per minute, over all its keys and
     /// tokens; more get `429` with `Retry-After`.
     pub requests_per_minute: u32,
+    /// Seconds a looked-up API key is remembered, so that a department's
+    /// burst of requests makes one key query instead of one each. A key
+    /// revoked (or a department disabled) by another process is refused
+    /// by this one at most this long afterwards; `0` looks every request's
+    /// key up.
+    pub key_cache_secs: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             requests_per_minute: 600,
+            key_cache_secs: 5,
         }
     }
 }

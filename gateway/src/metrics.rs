@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The gateway's metrics.
@@ -13,6 +14,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     csp_reports: IntCounterVec,
+    bill_batch: Histogram,
 }
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
@@ -54,6 +56,14 @@ impl Metrics {
             &["directive"],
         )
         .expect("valid metric");
+        let bill_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "bill_batch_size",
+                "New bills written per commit (group commit of POST /v1/bills).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )
+        .expect("valid metric");
         let build_info = IntGauge::with_opts(
             Opts::new(
                 "gateway_build_info",
@@ -67,6 +77,7 @@ impl Metrics {
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(csp_reports.clone()),
+            Box::new(bill_batch.clone()),
             Box::new(build_info),
         ] {
             registry.register(collector).expect("unique metric");
@@ -76,6 +87,7 @@ impl Metrics {
             http_requests,
             http_duration,
             csp_reports,
+            bill_batch,
         }
     }
 
@@ -92,6 +104,11 @@ impl Metrics {
     /// Records one CSP violation report.
     pub fn observe_csp_report(&self, directive: &str) {
         self.csp_reports.with_label_values(&[directive]).inc();
+    }
+
+    /// The histogram of bills written per commit.
+    pub fn bill_batch(&self) -> Histogram {
+        self.bill_batch.clone()
     }
 
     /// The Prometheus text exposition of every metric.

@@ -65,6 +65,8 @@ struct Inner {
     profiles: Option<Profiles>,
     payments: Option<Payments>,
     jwks_fetcher: JwksFetcher,
+    api_keys: crate::api_keys::KeyCache,
+    bill_writer: std::sync::OnceLock<crate::store::bill_batch::BillWriter>,
 }
 
 fn secs(value: u64) -> i64 {
@@ -106,6 +108,9 @@ impl AppState {
         let signin_limiter = AddressLimiter::per_minute(config.signin.attempts_per_minute);
         let account_limiter = AccountLimiter::per_hour(config.signin.account_attempts_per_hour);
         let api_limiter = AccountLimiter::per_minute(config.api.requests_per_minute);
+        let api_keys = crate::api_keys::KeyCache::new(std::time::Duration::from_secs(
+            config.api.key_cache_secs,
+        ));
         // `run` checks the card settings before it starts serving; here a
         // bad setting only switches card sign-in off.
         let cards = config.signin.card.as_ref().and_then(|card| {
@@ -140,6 +145,8 @@ impl AppState {
                 payments,
                 sessions,
                 jwks_fetcher: JwksFetcher::new(std::time::Duration::from_secs(5)),
+                api_keys,
+                bill_writer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -168,6 +175,22 @@ impl AppState {
     /// The per-account limiter of sign-in attempts.
     pub fn account_limiter(&self) -> &AccountLimiter {
         &self.inner.account_limiter
+    }
+
+    /// Departments' API keys, remembered for `api.key_cache_secs`.
+    pub fn api_keys(&self) -> &crate::api_keys::KeyCache {
+        &self.inner.api_keys
+    }
+
+    /// The group-commit writer of new bills, started on the current Tokio
+    /// runtime at first use.
+    pub fn bill_writer(&self) -> &crate::store::bill_batch::BillWriter {
+        self.inner.bill_writer.get_or_init(|| {
+            crate::store::bill_batch::BillWriter::spawn(
+                self.inner.db.clone(),
+                self.inner.metrics.bill_batch(),
+            )
+        })
     }
 
     /// The per-department limiter of `/v1` requests.

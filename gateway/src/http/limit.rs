@@ -120,7 +120,11 @@ pub async fn limit_department(
         .map(|(_, c)| c.trim().to_owned());
     let department = match credential {
         Some(c) if crate::api_keys::is_api_key(&c) => {
-            match crate::api_keys::authenticate(state.db(), &c).await {
+            match state
+                .api_keys()
+                .authenticate(state.db(), &c, state.now())
+                .await
+            {
                 Ok(department) => {
                     let client_id = department.client_id.clone();
                     // The handler reads it from here: one lookup per request.

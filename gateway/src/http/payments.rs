@@ -320,10 +320,14 @@ pub async fn create_bill(
     };
     if let Ok(stored) = &fresh {
         let response = answer(stored);
-        match db
-            .insert_bill_once(&key, &hash, &stored.row, 201, &response)
-            .await
-        {
+        let new = crate::store::bill_batch::NewBill {
+            key: key.clone(),
+            request_hash: hash.clone(),
+            bill: stored.row.clone(),
+            status: 201,
+            body: response.clone(),
+        };
+        match state.bill_writer().insert_bill_once(new).await {
             Ok(true) => {
                 return Ok((
                     StatusCode::CREATED,

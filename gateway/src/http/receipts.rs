@@ -146,7 +146,11 @@ pub async fn department_key(
     else {
         return Ok(None);
     };
-    match crate::api_keys::authenticate(state.db(), credential).await {
+    match state
+        .api_keys()
+        .authenticate(state.db(), credential, state.now())
+        .await
+    {
         Ok(department) => Ok(Some(department)),
         Err(crate::api_keys::KeyError::Store(e)) => Err(ApiError::unavailable(e)),
         Err(_) => Err(ApiError::new(

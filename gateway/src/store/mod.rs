@@ -23,6 +23,7 @@ use crate::config::DatabaseConfig;
 
 pub mod api_keys;
 pub mod audit;
+pub mod bill_batch;
 pub mod card;
 pub mod clients;
 pub mod consent;
@@ -35,6 +36,9 @@ pub mod payments;
 pub mod profile;
 pub mod replay;
 pub mod signin;
+
+/// A PostgreSQL connection idle this long is pinged before it is used.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -148,7 +152,10 @@ impl Db {
             } else {
                 SqlitePoolOptions::new().max_connections(config.max_connections)
             };
+            // A file's connection does not break: no check before use
+            // (each would be a hop to the connection's thread).
             let pool = pool_options
+                .test_before_acquire(false)
                 .acquire_timeout(acquire)
                 .connect_with(options)
                 .await
@@ -163,9 +170,22 @@ impl Db {
                     reason: redact(&e.to_string(), &config.url),
                 }
             })?;
+            // A pooled connection is checked (pinged) before use only if it
+            // sat idle for a while: under load every query would otherwise
+            // pay a round trip for the check. One that broke while busy
+            // fails its query and is dropped from the pool.
             let pool = PgPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(acquire)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for < CHECK_IF_IDLE_FOR {
+                            return Ok(true);
+                        }
+                        Ok(sqlx::Connection::ping(conn).await.is_ok())
+                    })
+                })
                 .connect_with(options)
                 .await
                 .map_err(|e| DbError::Connect {

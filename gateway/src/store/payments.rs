@@ -213,7 +213,7 @@ pub enum InsertError {
     Store(#[from] StoreError),
 }
 
-fn insert_error(error: sqlx::Error) -> InsertError {
+pub(crate) fn insert_error(error: sqlx::Error) -> InsertError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => InsertError::Conflict,
         _ => InsertError::Store(store_error(error)),
@@ -246,6 +246,7 @@ macro_rules! bind_bill {
             .bind($bill.updated_at)
     };
 }
+pub(crate) use bind_bill;
 
 /// A write transaction on either backend.
 #[derive(Debug)]
@@ -271,6 +272,7 @@ macro_rules! on_tx {
         }
     };
 }
+pub(crate) use on_tx;
 
 impl Db {
     /// Starts a write transaction.

@@ -310,6 +310,9 @@ mod flow {
     async fn departments_receive_exactly_what_the_citizen_granted(backend: Backend) {
         let Some(s) = setup_db_sessions_with(backend, |c| {
             c.http.public_url = Some(ORIGIN.into());
+            // Keys looked up on every request: the revocation below bites
+            // at once (the cache is tested in payments::key_cache).
+            c.api.key_cache_secs = 0;
             c.profile.encryption_keys = Some(Secret::new(
                 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
             ));

@@ -2550,3 +2550,274 @@ mod history {
         base.finish().await;
     }
 }
+
+/// Concurrent bill creation is written in batches (group commit); what each
+/// request is told must be what it would be told alone.
+mod batched_creation {
+    use super::*;
+    use gateway::store::bill_batch::NewBill;
+    use gateway::store::payments::InsertError;
+    use payment_core::idempotency::{Begin, IdempotencyKey, IdempotencyStore};
+
+    #[tokio::test]
+    async fn a_batch_stores_new_bills_and_refers_the_rest_on_sqlite() {
+        outcomes(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_new_bills_and_refers_the_rest_on_postgres() {
+        outcomes(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_are_answered_as_if_alone_on_sqlite() {
+        concurrent(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_are_answered_as_if_alone_on_postgres() {
+        concurrent(Backend::Postgres).await;
+    }
+
+    fn new_bill(p: &Pay, key: &str, reference: &str, amount: &str) -> NewBill {
+        let request = serde_json::from_value(bill_body(reference, amount)).unwrap();
+        let stored = p
+            .state
+            .payments()
+            .unwrap()
+            .new_bill(&p.client_id, "test", request, p.state.now())
+            .unwrap();
+        NewBill {
+            key: IdempotencyKey {
+                department: p.client_id.clone(),
+                operation: "create_bill".into(),
+                key: key.into(),
+            },
+            request_hash: format!("{reference}/{amount}").into_bytes(),
+            bill: stored.row,
+            status: 201,
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn verdict(outcome: &Result<bool, InsertError>) -> &'static str {
+        match outcome {
+            Ok(true) => "stored",
+            Ok(false) => "key used",
+            Err(InsertError::Conflict) => "reference taken",
+            Err(InsertError::Store(_)) => "store error",
+        }
+    }
+
+    async fn outcomes(backend: Backend) {
+        let Some(p) = setup(backend).await else {
+            return;
+        };
+        let db = p.state.db();
+        // Already there: a bill with reference TAKEN under key OLD.
+        let old = new_bill(&p, "OLD", "TAKEN", "10.00");
+        assert_eq!(verdict(&db.insert_bills_once(&[old]).await[0]), "stored");
+
+        let batch = vec![
+            new_bill(&p, "K1", "R1", "1.00"),
+            // The same key again in the batch, another body.
+            new_bill(&p, "K1", "R1-BIS", "2.00"),
+            // Another key, the reference of the first.
+            new_bill(&p, "K2", "R1", "3.00"),
+            // A reference stored before.
+            new_bill(&p, "K3", "TAKEN", "4.00"),
+            // A key used before.
+            new_bill(&p, "OLD", "R5", "5.00"),
+            new_bill(&p, "K4", "R4", "6.00"),
+        ];
+        let ids: Vec<String> = batch.iter().map(|b| b.bill.id.clone()).collect();
+        let got: Vec<&str> = db
+            .insert_bills_once(&batch)
+            .await
+            .iter()
+            .map(verdict)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "stored",
+                "key used",
+                "reference taken",
+                "reference taken",
+                "key used",
+                "stored"
+            ]
+        );
+        // What is stored is exactly the two new bills (and the old one).
+        let mut references: Vec<String> = Vec::new();
+        for id in &ids {
+            if let Some(row) = db.bill(id).await.unwrap() {
+                references.push(row.reference);
+            }
+        }
+        assert_eq!(references, ["R1", "R4"]);
+        assert_eq!(p.bill_count().await, 3);
+        // K2 and K3 were not claimed (their bills were refused): each is
+        // free for a corrected request.
+        for key in ["K2", "K3"] {
+            let key = IdempotencyKey {
+                department: p.client_id.clone(),
+                operation: "create_bill".into(),
+                key: key.into(),
+            };
+            assert_eq!(
+                db.begin(&key, b"other", p.state.now()).await.unwrap(),
+                Begin::Proceed,
+                "{}",
+                key.key
+            );
+        }
+        // K1 holds the first bill's request, not the second's.
+        let k1 = IdempotencyKey {
+            department: p.client_id.clone(),
+            operation: "create_bill".into(),
+            key: "K1".into(),
+        };
+        assert!(matches!(
+            db.begin(&k1, b"R1/1.00", p.state.now()).await.unwrap(),
+            Begin::Replay(_)
+        ));
+        assert_eq!(
+            db.begin(&k1, b"R1-BIS/2.00", p.state.now()).await.unwrap(),
+            Begin::Mismatch
+        );
+        p.finish().await;
+    }
+
+    async fn concurrent(backend: Backend) {
+        let Some(p) = setup(backend).await else {
+            return;
+        };
+        let p = Arc::new(p);
+        let mut tasks = Vec::new();
+        let mut spawn = |kind: &'static str, key: String, reference: String| {
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move {
+                let (status, body) = p
+                    .call(
+                        "POST",
+                        "/v1/bills",
+                        Some(&bill_body(&reference, "12.30")),
+                        Some(&key),
+                    )
+                    .await;
+                (kind, status, body)
+            }));
+        };
+        for n in 0..60 {
+            spawn("new", format!("NEW-{n}"), format!("NEW-{n}"));
+        }
+        for _ in 0..20 {
+            spawn("retry", "SAME".into(), "SAME".into());
+        }
+        for n in 0..10 {
+            spawn("dup-ref", format!("DUP-{n}"), "DUP-REF".into());
+        }
+        for n in 0..10 {
+            let reference = if n % 2 == 0 { "MIX-X" } else { "MIX-Y" };
+            spawn("mix", "MIX".into(), reference.into());
+        }
+        let mut answers: HashMap<&str, Vec<(StatusCode, Value)>> = HashMap::new();
+        for task in tasks {
+            let (kind, status, body) = task.await.unwrap();
+            answers.entry(kind).or_default().push((status, body));
+        }
+        let created = |kind: &str| {
+            answers[kind]
+                .iter()
+                .filter(|(s, _)| *s == StatusCode::CREATED)
+                .map(|(_, b)| b["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let new = created("new");
+        assert_eq!(new.len(), 60, "{:?}", answers["new"]);
+        assert_eq!(
+            new.iter().collect::<std::collections::HashSet<_>>().len(),
+            60
+        );
+        // Every retry of one request gets the same bill.
+        let retried = created("retry");
+        assert_eq!(retried.len(), 20, "{:?}", answers["retry"]);
+        assert!(retried.iter().all(|id| *id == retried[0]));
+        // One reference, ten keys: one bill, nine refusals.
+        assert_eq!(created("dup-ref").len(), 1);
+        for (status, body) in answers["dup-ref"]
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::CREATED)
+        {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["error"], "duplicate_reference");
+        }
+        // One key, two bodies: the first one stored wins; its retries get
+        // its bill and the other body is told the key was used.
+        let mixed = created("mix");
+        assert!(!mixed.is_empty() && mixed.iter().all(|id| *id == mixed[0]));
+        for (status, body) in answers["mix"]
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::CREATED)
+        {
+            assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(body["error"], "idempotency_key_reused");
+        }
+        assert_eq!(p.bill_count().await, 60 + 1 + 1 + 1);
+        Arc::into_inner(p).unwrap().finish().await;
+    }
+}
+
+/// API keys are remembered for `api.key_cache_secs` (5 by default): a
+/// revocation bites within that time, and every request's secret is still
+/// checked.
+mod key_cache {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_revoked_key_is_refused_once_the_cache_time_has_passed() {
+        let Some(p) = setup(Backend::Sqlite).await else {
+            return;
+        };
+        let list = |key: String| {
+            Request::get("/v1/bills")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            send(&p.app, list(p.key.clone())).await.status(),
+            StatusCode::OK
+        );
+        let key_id = &p.key["gw_test_".len().."gw_test_".len() + 16];
+        assert!(
+            p.state
+                .db()
+                .revoke_api_key(key_id, p.state.now())
+                .await
+                .unwrap()
+        );
+        // Remembered: still good for up to key_cache_secs...
+        p.clock.advance(4);
+        assert_eq!(
+            send(&p.app, list(p.key.clone())).await.status(),
+            StatusCode::OK
+        );
+        // ...but what is remembered is the secret's hash, not a verdict: the
+        // key id with another secret is refused all the same.
+        let mut forged = p.key.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(
+            send(&p.app, list(forged)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // Then looked up again, and refused.
+        p.clock.advance(1);
+        let refused = send(&p.app, list(p.key.clone())).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(body_json(refused).await["error"], "invalid_api_key");
+        p.finish().await;
+    }
+}

@@ -1,0 +1,316 @@
+//! Group commit of new bills: concurrent `POST /v1/bills` requests are
+//! written together, in one statement and one commit on PostgreSQL and in
+//! one transaction on SQLite, instead of one commit each.
+//!
+//! A request hands its bill to the [`BillWriter`] and waits for its own
+//! outcome. The writer task takes whatever bills are waiting (at most
+//! [`MAX_BATCH`]) and writes them; under light load a batch holds one
+//! bill and nothing waits for company. The outcome of each bill is the
+//! one [`Db::insert_bill_once`] would give it alone:
+//!
+//! - every bill whose key is new and whose reference is free is stored
+//!   with its key in the batch's commit, and answered `Ok(true)` only once
+//!   that commit is durable;
+//! - every other bill (a key used before, a reference taken, a second bill
+//!   with the same key or reference in the same batch, or a batch that
+//!   failed as a whole) is then written on its own with
+//!   [`Db::insert_bill_once`], which says which it was.
+//!
+//! So a batch never changes what a request is told; it only changes how
+//! many commits the database makes.
+
+use std::collections::HashSet;
+
+use payment_core::idempotency::IdempotencyKey;
+use tokio::sync::{mpsc, oneshot};
+
+use super::payments::{BillRow, InsertError, Tx, bind_bill, insert_error, on_tx};
+use super::{Db, store_error};
+
+/// The most bills written in one batch.
+pub const MAX_BATCH: usize = 128;
+
+/// Bills waiting for a writer before new requests wait for room.
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// A new bill with the idempotency key that claims it and the answer to
+/// store under that key.
+#[derive(Debug, Clone)]
+pub struct NewBill {
+    /// The department's key for this request.
+    pub key: IdempotencyKey,
+    /// The hash of the request, to tell a retry from a reuse.
+    pub request_hash: Vec<u8>,
+    /// The bill.
+    pub bill: BillRow,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// The answer's body.
+    pub body: Vec<u8>,
+}
+
+type Outcome = Result<bool, InsertError>;
+
+struct Job {
+    bill: NewBill,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// Writes new bills in batches (see the module documentation). Cheap to
+/// clone; the writer task stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct BillWriter {
+    sender: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("bill", &self.bill.bill.id)
+            .finish()
+    }
+}
+
+impl BillWriter {
+    /// Starts the writer task on the current Tokio runtime. One writer is
+    /// enough, and more would only make batches smaller: while it commits
+    /// a batch, the next one gathers. Each batch's size is observed in
+    /// `sizes`.
+    pub fn spawn(db: Db, sizes: prometheus::Histogram) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Job>(QUEUE);
+        tokio::spawn(async move {
+            while let Some(jobs) = next_batch(&mut receiver).await {
+                sizes.observe(jobs.len() as f64);
+                write_batch(&db, jobs).await;
+            }
+        });
+        Self { sender }
+    }
+
+    /// Stores `bill` and claims its key, as [`Db::insert_bill_once`] does,
+    /// together with whatever other bills are being created now.
+    pub async fn insert_bill_once(&self, bill: NewBill) -> Outcome {
+        let (reply, outcome) = oneshot::channel();
+        self.sender
+            .send(Job { bill, reply })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> InsertError {
+    InsertError::Store(eid_core::StoreError::Unavailable {
+        detail: "the bill writer has stopped".into(),
+    })
+}
+
+/// The next batch: waits for one job, then takes those already waiting.
+async fn next_batch(receiver: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
+    let first = receiver.recv().await?;
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(jobs)
+}
+
+async fn write_batch(db: &Db, jobs: Vec<Job>) {
+    let (jobs, bills): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.reply, j.bill)).unzip();
+    let outcomes = db.insert_bills_once(&bills).await;
+    for (reply, outcome) in jobs.into_iter().zip(outcomes) {
+        // The request may have gone; its bill is stored all the same, and
+        // a retry with its key is answered from the key's record.
+        let _ = reply.send(outcome);
+    }
+}
+
+impl Db {
+    /// [`Db::insert_bill_once`] for many bills, with as few commits as
+    /// possible: one outcome per bill, in order.
+    pub async fn insert_bills_once(&self, bills: &[NewBill]) -> Vec<Outcome> {
+        if let [one] = bills {
+            return vec![self.insert_bill_once_of(one).await];
+        }
+        // At most one bill per key and per reference goes in the batch;
+        // the others are written alone afterwards.
+        let mut keys = HashSet::new();
+        let mut references = HashSet::new();
+        let together: Vec<bool> = bills
+            .iter()
+            .map(|b| {
+                let key = (&b.key.department, &b.key.operation, &b.key.key);
+                let reference = (&b.bill.department, &b.bill.mode, &b.bill.reference);
+                // Both sets must see every bill, so no short-circuit.
+                let fresh_key = keys.insert(key);
+                let fresh_reference = references.insert(reference);
+                fresh_key && fresh_reference
+            })
+            .collect();
+        let batch: Vec<&NewBill> = bills
+            .iter()
+            .zip(&together)
+            .filter_map(|(b, t)| t.then_some(b))
+            .collect();
+        let stored: HashSet<String> = match self.insert_batch(&batch).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                // A reference taken meanwhile by another writer, or the
+                // database failing: each bill then finds out on its own.
+                tracing::debug!(error = %error, bills = batch.len(), "bill batch not written");
+                HashSet::new()
+            }
+        };
+        let mut outcomes = Vec::with_capacity(bills.len());
+        for bill in bills {
+            if stored.contains(&bill.bill.id) {
+                outcomes.push(Ok(true));
+            } else {
+                outcomes.push(self.insert_bill_once_of(bill).await);
+            }
+        }
+        outcomes
+    }
+
+    async fn insert_bill_once_of(&self, bill: &NewBill) -> Outcome {
+        self.insert_bill_once(
+            &bill.key,
+            &bill.request_hash,
+            &bill.bill,
+            bill.status,
+            &bill.body,
+        )
+        .await
+    }
+
+    /// Writes the bills whose key is unclaimed and whose reference is free,
+    /// with their keys, in one commit; the ids of those stored. Fails as a
+    /// whole (nothing stored) on any error.
+    async fn insert_batch(&self, batch: &[&NewBill]) -> Result<HashSet<String>, InsertError> {
+        match self {
+            Db::Postgres(pool) => {
+                let column = |f: fn(&NewBill) -> String| -> Vec<String> {
+                    batch.iter().map(|b| f(b)).collect()
+                };
+                let k_department: Vec<String> = column(|b| b.key.department.clone());
+                let k_operation: Vec<String> = column(|b| b.key.operation.clone());
+                let k_key: Vec<String> = column(|b| b.key.key.clone());
+                let request_hash: Vec<Vec<u8>> =
+                    batch.iter().map(|b| b.request_hash.clone()).collect();
+                let status: Vec<i32> = batch.iter().map(|b| i32::from(b.status)).collect();
+                let body: Vec<Vec<u8>> = batch.iter().map(|b| b.body.clone()).collect();
+                let id: Vec<String> = column(|b| b.bill.id.clone());
+                let department: Vec<String> = column(|b| b.bill.department.clone());
+                let mode: Vec<String> = column(|b| b.bill.mode.clone());
+                let reference: Vec<String> = column(|b| b.bill.reference.clone());
+                let amount: Vec<i64> = batch.iter().map(|b| b.bill.amount_cents).collect();
+                let state: Vec<String> = column(|b| b.bill.status.clone());
+                let bill: Vec<String> = column(|b| b.bill.bill.clone());
+                let payments: Vec<String> = column(|b| b.bill.payments.clone());
+                let version: Vec<i64> = batch.iter().map(|b| b.bill.version).collect();
+                let created: Vec<i64> = batch.iter().map(|b| b.bill.created_at).collect();
+                let updated: Vec<i64> = batch.iter().map(|b| b.bill.updated_at).collect();
+                // One statement, so one commit: a key is claimed only for a
+                // bill whose reference is free, and a bill is inserted only
+                // with its claimed key. A reference taken by a concurrent
+                // writer makes the whole statement fail (and undo).
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "WITH input AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
+                     $4::bytea[], $5::int4[], $6::bytea[], $7::text[], $8::text[], $9::text[], \
+                     $10::text[], $11::int8[], $12::text[], $13::text[], $14::text[], \
+                     $15::int8[], $16::int8[], $17::int8[]) AS t(k_department, k_operation, \
+                     k_key, request_hash, status_code, body, id, department, mode, reference, \
+                     amount_cents, status, bill, payments, version, created_at, updated_at)), \
+                     claimed AS (INSERT INTO idempotency_keys (department, operation, key, \
+                     request_hash, status, body, created_at) SELECT k_department, k_operation, \
+                     k_key, request_hash, status_code, body, created_at FROM input i \
+                     WHERE NOT EXISTS (SELECT 1 FROM bills b WHERE b.department = i.department \
+                     AND b.mode = i.mode AND b.reference = i.reference) \
+                     ON CONFLICT (department, operation, key) DO NOTHING \
+                     RETURNING department, operation, key) \
+                     INSERT INTO bills (id, department, mode, reference, amount_cents, status, \
+                     bill, payments, version, created_at, updated_at) SELECT i.id, \
+                     i.department, i.mode, i.reference, i.amount_cents, i.status, i.bill, \
+                     i.payments, i.version, i.created_at, i.updated_at FROM input i \
+                     JOIN claimed c ON c.department = i.k_department \
+                     AND c.operation = i.k_operation AND c.key = i.k_key RETURNING id",
+                )
+                .bind(k_department)
+                .bind(k_operation)
+                .bind(k_key)
+                .bind(request_hash)
+                .bind(status)
+                .bind(body)
+                .bind(id)
+                .bind(department)
+                .bind(mode)
+                .bind(reference)
+                .bind(amount)
+                .bind(state)
+                .bind(bill)
+                .bind(payments)
+                .bind(version)
+                .bind(created)
+                .bind(updated)
+                .fetch_all(pool)
+                .await
+                .map_err(insert_error)?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+            Db::Sqlite(_) => {
+                // One transaction: each bill goes in unless its reference
+                // is taken, then claims its key, and is taken out again if
+                // the key was claimed before. Statements are cheap here;
+                // the commit is what costs.
+                let mut tx = self.begin_write().await?;
+                let mut stored = HashSet::new();
+                for b in batch {
+                    let inserted = on_tx!(&mut tx, conn => bind_bill!(sqlx::query(
+                        "INSERT INTO bills (id, department, mode, reference, amount_cents, \
+                         status, bill, payments, version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                         ON CONFLICT DO NOTHING"
+                    ), b.bill)
+                    .execute(conn)
+                    .await
+                    .map(|done| done.rows_affected() == 1))
+                    .map_err(insert_error)?;
+                    if !inserted {
+                        continue;
+                    }
+                    let claimed = on_tx!(&mut tx, conn => sqlx::query(
+                        "INSERT INTO idempotency_keys (department, operation, key, request_hash, \
+                         status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (department, operation, key) DO NOTHING",
+                    )
+                    .bind(&b.key.department)
+                    .bind(&b.key.operation)
+                    .bind(&b.key.key)
+                    .bind(&b.request_hash)
+                    .bind(i32::from(b.status))
+                    .bind(&b.body)
+                    .bind(b.bill.created_at)
+                    .execute(conn)
+                    .await
+                    .map(|done| done.rows_affected() == 1))
+                    .map_err(insert_error)?;
+                    if claimed {
+                        stored.insert(b.bill.id.clone());
+                    } else {
+                        on_tx!(&mut tx, conn => sqlx::query("DELETE FROM bills WHERE id = $1")
+                            .bind(&b.bill.id)
+                            .execute(conn)
+                            .await
+                            .map(|_| ()))
+                        .map_err(|e| InsertError::Store(store_error(e)))?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+        }
+    }
+}
