@@ -210,6 +210,9 @@ fn stripe_js() -> String {
     "https://js.stripe.com/v3/".into()
 }
 
+/// The longest an API key may be remembered (`api.key_cache_secs`).
+pub const MAX_KEY_CACHE_SECS: u64 = 300;
+
 /// Settings of the departments' `/v1` API (`[api]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -221,7 +224,7 @@ pub struct ApiConfig {
     /// burst of requests makes one key query instead of one each. A key
     /// revoked (or a department disabled) by another process is refused
     /// by this one at most this long afterwards; `0` looks every request's
-    /// key up.
+    /// key up. At most [`MAX_KEY_CACHE_SECS`].
     pub key_cache_secs: u64,
 }
 
@@ -632,6 +635,14 @@ impl Config {
                 });
             }
         }
+        if self.api.key_cache_secs > MAX_KEY_CACHE_SECS {
+            return Err(ConfigError::Value {
+                key: "api.key_cache_secs",
+                reason: format!(
+                    "must be at most {MAX_KEY_CACHE_SECS}: a revoked key works that long"
+                ),
+            });
+        }
         if let Some(card) = &self.signin.card {
             if card.trust_anchors.is_empty() {
                 return Err(ConfigError::Value {
@@ -913,6 +924,18 @@ mod tests {
         let mut config = Config::default();
         config.log.filter = "gateway=notalevel".to_owned();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn a_key_cache_longer_than_five_minutes_is_rejected() {
+        let mut config = Config::default();
+        config.api.key_cache_secs = MAX_KEY_CACHE_SECS;
+        assert!(config.validate().is_ok());
+        config.api.key_cache_secs = MAX_KEY_CACHE_SECS + 1;
+        let err = config.validate().expect_err("rejected");
+        assert!(err.to_string().contains("api.key_cache_secs"), "{err}");
+        config.api.key_cache_secs = 0;
+        assert!(config.validate().is_ok(), "0 turns the cache off");
     }
 
     #[test]
