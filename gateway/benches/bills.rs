@@ -14,7 +14,8 @@
 //! pgbench from a checkpoint, and compares the medians. `BENCH_SECS` sets
 //! the seconds per run. Goal (docs/src/performance.md): at least half of
 //! pgbench's rate.
-//! `cargo test --benches` runs it for 1 second per backend as a smoke test.
+//! `cargo test --benches` runs it for 1 second per backend, one round, as a
+//! smoke test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -332,8 +333,9 @@ fn pgbench(server_url: &str, secs: u64) -> Option<f64> {
 }
 
 fn main() {
-    // `cargo test --benches` runs this with `--test`: a quick smoke run.
-    let quick = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes
+    // nothing: then a quick smoke run (1 second, one round).
+    let quick = !std::env::args().any(|a| a == "--bench");
     let secs = match std::env::var("BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
