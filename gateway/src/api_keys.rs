@@ -110,14 +110,6 @@ pub fn is_api_key(credential: &str) -> bool {
     credential.starts_with("gw_")
 }
 
-/// The department a key belongs to, if the key is good (looked up now,
-/// without a [`KeyCache`]).
-pub async fn authenticate(db: &Db, key: &str) -> Result<Department, KeyError> {
-    KeyCache::new(Duration::ZERO)
-        .authenticate(db, key, OffsetDateTime::UNIX_EPOCH)
-        .await
-}
-
 /// Keys remembered once found, for a short time (`api.key_cache_secs`):
 /// what is remembered is the stored key (its secret's hash, mode, revocation
 /// and whether its department is enabled), never the outcome, so every

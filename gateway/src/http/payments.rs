@@ -318,33 +318,37 @@ pub async fn create_bill(
             format!("the request body is not valid: {e}"),
         )),
     };
-    if let Ok(stored) = &fresh {
-        let response = answer(stored);
-        let new = crate::store::bill_batch::NewBill {
-            key: key.clone(),
-            request_hash: hash.clone(),
-            bill: stored.row.clone(),
-            status: 201,
-            body: response.clone(),
-        };
-        match state.bill_writer().insert_bill_once(new).await {
-            Ok(true) => {
-                return Ok((
-                    StatusCode::CREATED,
-                    [(CONTENT_TYPE, "application/json")],
-                    response,
-                )
-                    .into_response());
-            }
-            Ok(false) => {}
-            Err(crate::store::payments::InsertError::Conflict) => {
-                return Err(pay_error(PayError::DuplicateReference));
-            }
-            Err(crate::store::payments::InsertError::Store(e)) => {
-                return Err(ApiError::unavailable(e));
+    // `None`: a good bill whose key was used before.
+    let refused = match fresh {
+        Ok(stored) => {
+            let response = answer(&stored);
+            let new = crate::store::bill_batch::NewBill {
+                key: key.clone(),
+                request_hash: hash.clone(),
+                bill: stored.row,
+                status: 201,
+                body: response.clone(),
+            };
+            match state.bill_writer().insert_bill_once(new).await {
+                Ok(true) => {
+                    return Ok((
+                        StatusCode::CREATED,
+                        [(CONTENT_TYPE, "application/json")],
+                        response,
+                    )
+                        .into_response());
+                }
+                Ok(false) => None,
+                Err(crate::store::payments::InsertError::Conflict) => {
+                    return Err(pay_error(PayError::DuplicateReference));
+                }
+                Err(crate::store::payments::InsertError::Store(e)) => {
+                    return Err(ApiError::unavailable(e));
+                }
             }
         }
-    }
+        Err(error) => Some(error),
+    };
     // The key was used before (or the request is refused): what the key's
     // record says comes first, so that a retry of a success is answered
     // with it even if the rules changed since.
@@ -361,10 +365,7 @@ pub async fn create_bill(
             if let Err(e) = db.abandon(&key).await {
                 tracing::warn!(error = %e, "could not release an idempotency key");
             }
-            match fresh {
-                Err(error) => Err(error),
-                Ok(_) => Err(in_progress()),
-            }
+            Err(refused.unwrap_or_else(in_progress))
         }
     }
 }

@@ -92,44 +92,6 @@ impl Db {
         .transpose()
     }
 
-    /// A key by its id.
-    pub async fn api_key(&self, key_id: &str) -> Result<Option<StoredApiKey>, StoreError> {
-        let row = with_pool!(self, pool => sqlx::query(
-            "SELECT key_id, client_id, mode, secret_hash, created_at, revoked_at \
-             FROM api_keys WHERE key_id = $1",
-        )
-        .bind(key_id)
-        .fetch_optional(pool)
-        .await
-        .and_then(|row| {
-            row.map(|row| {
-                Ok::<_, sqlx::Error>((
-                    row.try_get::<String, _>(0)?,
-                    row.try_get::<String, _>(1)?,
-                    row.try_get::<String, _>(2)?,
-                    row.try_get::<String, _>(3)?,
-                    row.try_get::<i64, _>(4)?,
-                    row.try_get::<Option<i64>, _>(5)?,
-                ))
-            })
-            .transpose()
-        }))
-        .map_err(store_error)?;
-        row.map(|(key_id, client_id, mode, secret_hash, created, revoked)| {
-            Ok(StoredApiKey {
-                key_id,
-                client_id,
-                mode,
-                secret_hash,
-                created_at: from_unix("api_keys.created_at", created)?,
-                revoked_at: revoked
-                    .map(|t| from_unix("api_keys.revoked_at", t))
-                    .transpose()?,
-            })
-        })
-        .transpose()
-    }
-
     /// A department's keys (without secrets), newest first.
     pub async fn api_keys_of(&self, client_id: &str) -> Result<Vec<String>, StoreError> {
         with_pool!(self, pool => sqlx::query(

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use payment_core::idempotency::IdempotencyKey;
 use tokio::sync::{mpsc, oneshot};
 
-use super::payments::{BillRow, InsertError, Tx, bind_bill, insert_error, on_tx};
+use super::payments::{BILL_COLUMNS, BillRow, InsertError, Tx, bind_bill, insert_error, on_tx};
 use super::{Db, store_error};
 
 /// The most bills written in one batch.
@@ -225,45 +225,33 @@ impl Db {
     async fn insert_batch(&self, batch: &[&NewBill]) -> Result<HashSet<String>, InsertError> {
         match self {
             Db::Postgres(pool) => {
-                let column = |f: fn(&NewBill) -> String| -> Vec<String> {
-                    batch.iter().map(|b| f(b)).collect()
-                };
-                let k_department: Vec<String> = column(|b| b.key.department.clone());
-                let k_operation: Vec<String> = column(|b| b.key.operation.clone());
-                let k_key: Vec<String> = column(|b| b.key.key.clone());
-                let request_hash: Vec<Vec<u8>> =
-                    batch.iter().map(|b| b.request_hash.clone()).collect();
+                // The columns as arrays, borrowed from the bills.
+                let text =
+                    |f: fn(&NewBill) -> &str| -> Vec<&str> { batch.iter().map(|b| f(b)).collect() };
+                let int =
+                    |f: fn(&NewBill) -> i64| -> Vec<i64> { batch.iter().map(|b| f(b)).collect() };
+                let request_hash: Vec<&[u8]> =
+                    batch.iter().map(|b| b.request_hash.as_slice()).collect();
                 let status: Vec<i32> = batch.iter().map(|b| i32::from(b.status)).collect();
-                let body: Vec<Vec<u8>> = batch.iter().map(|b| b.body.clone()).collect();
-                let id: Vec<String> = column(|b| b.bill.id.clone());
-                let department: Vec<String> = column(|b| b.bill.department.clone());
-                let mode: Vec<String> = column(|b| b.bill.mode.clone());
-                let reference: Vec<String> = column(|b| b.bill.reference.clone());
-                let amount: Vec<i64> = batch.iter().map(|b| b.bill.amount_cents).collect();
-                let state: Vec<String> = column(|b| b.bill.status.clone());
-                let bill: Vec<String> = column(|b| b.bill.bill.clone());
-                let payments: Vec<String> = column(|b| b.bill.payments.clone());
-                let version: Vec<i64> = batch.iter().map(|b| b.bill.version).collect();
-                let created: Vec<i64> = batch.iter().map(|b| b.bill.created_at).collect();
-                let updated: Vec<i64> = batch.iter().map(|b| b.bill.updated_at).collect();
+                let body: Vec<&[u8]> = batch.iter().map(|b| b.body.as_slice()).collect();
                 let rows: Vec<(String,)> = sqlx::query_as(BATCH_SQL)
-                    .bind(k_department)
-                    .bind(k_operation)
-                    .bind(k_key)
+                    .bind(text(|b| &b.key.department))
+                    .bind(text(|b| &b.key.operation))
+                    .bind(text(|b| &b.key.key))
                     .bind(request_hash)
                     .bind(status)
                     .bind(body)
-                    .bind(id)
-                    .bind(department)
-                    .bind(mode)
-                    .bind(reference)
-                    .bind(amount)
-                    .bind(state)
-                    .bind(bill)
-                    .bind(payments)
-                    .bind(version)
-                    .bind(created)
-                    .bind(updated)
+                    .bind(text(|b| &b.bill.id))
+                    .bind(text(|b| &b.bill.department))
+                    .bind(text(|b| &b.bill.mode))
+                    .bind(text(|b| &b.bill.reference))
+                    .bind(int(|b| b.bill.amount_cents))
+                    .bind(text(|b| &b.bill.status))
+                    .bind(text(|b| &b.bill.bill))
+                    .bind(text(|b| &b.bill.payments))
+                    .bind(int(|b| b.bill.version))
+                    .bind(int(|b| b.bill.created_at))
+                    .bind(int(|b| b.bill.updated_at))
                     .fetch_all(pool)
                     .await
                     .map_err(insert_error)?;
@@ -277,12 +265,11 @@ impl Db {
                 let mut tx = self.begin_write().await?;
                 let mut stored = HashSet::new();
                 for b in batch {
-                    let inserted = on_tx!(&mut tx, conn => bind_bill!(sqlx::query(
-                        "INSERT INTO bills (id, department, mode, reference, amount_cents, \
-                         status, bill, payments, version, created_at, updated_at) \
+                    let inserted = on_tx!(&mut tx, conn => bind_bill!(sqlx::query(&format!(
+                        "INSERT INTO bills ({BILL_COLUMNS}) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                          ON CONFLICT DO NOTHING"
-                    ), b.bill)
+                    )), b.bill)
                     .execute(conn)
                     .await
                     .map(|done| done.rows_affected() == 1))
@@ -290,22 +277,15 @@ impl Db {
                     if !inserted {
                         continue;
                     }
-                    let claimed = on_tx!(&mut tx, conn => sqlx::query(
-                        "INSERT INTO idempotency_keys (department, operation, key, request_hash, \
-                         status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (department, operation, key) DO NOTHING",
-                    )
-                    .bind(&b.key.department)
-                    .bind(&b.key.operation)
-                    .bind(&b.key.key)
-                    .bind(&b.request_hash)
-                    .bind(i32::from(b.status))
-                    .bind(&b.body)
-                    .bind(b.bill.created_at)
-                    .execute(conn)
-                    .await
-                    .map(|done| done.rows_affected() == 1))
-                    .map_err(insert_error)?;
+                    let claimed = tx
+                        .claim_key(
+                            &b.key,
+                            &b.request_hash,
+                            b.status,
+                            &b.body,
+                            b.bill.created_at,
+                        )
+                        .await?;
                     if claimed {
                         stored.insert(b.bill.id.clone());
                     } else {

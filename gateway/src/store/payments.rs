@@ -220,7 +220,7 @@ pub(crate) fn insert_error(error: sqlx::Error) -> InsertError {
     }
 }
 
-const BILL_COLUMNS: &str = "id, department, mode, reference, amount_cents, status, bill, payments, \
+pub(crate) const BILL_COLUMNS: &str = "id, department, mode, reference, amount_cents, status, bill, payments, \
      version, created_at, updated_at";
 const ATTEMPT_COLUMNS: &str = "id, bill_id, department, idx, method, provider, provider_reference, \
      state, next_step, late, created_at, expires_at, updated_at, citizen_id";
@@ -339,22 +339,9 @@ impl Db {
             return Ok(inserted.rows_affected() == 1);
         }
         let mut tx = self.begin_write().await?;
-        let claimed = on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO idempotency_keys (department, operation, key, request_hash, status, body, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (department, operation, key) DO NOTHING",
-        )
-        .bind(&key.department)
-        .bind(&key.operation)
-        .bind(&key.key)
-        .bind(request_hash)
-        .bind(i32::from(status))
-        .bind(body)
-        .bind(bill.created_at)
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected() == 1))
-        .map_err(insert_error)?;
+        let claimed = tx
+            .claim_key(key, request_hash, status, body, bill.created_at)
+            .await?;
         if !claimed {
             return Ok(false);
         }
@@ -790,6 +777,34 @@ impl Db {
 }
 
 impl Tx {
+    /// Claims an idempotency key with its finished answer (`status`,
+    /// `body`); `false` when the key was claimed before.
+    pub(crate) async fn claim_key(
+        &mut self,
+        key: &payment_core::idempotency::IdempotencyKey,
+        request_hash: &[u8],
+        status: u16,
+        body: &[u8],
+        created_at: i64,
+    ) -> Result<bool, InsertError> {
+        on_tx!(self, conn => sqlx::query(
+            "INSERT INTO idempotency_keys (department, operation, key, request_hash, status, body, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (department, operation, key) DO NOTHING",
+        )
+        .bind(&key.department)
+        .bind(&key.operation)
+        .bind(&key.key)
+        .bind(request_hash)
+        .bind(i32::from(status))
+        .bind(body)
+        .bind(created_at)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() == 1))
+        .map_err(insert_error)
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
