@@ -163,6 +163,12 @@ async fn setup(backend: Backend) -> Option<Pay> {
     )));
     let state = AppState::with_clock(db.db.clone(), config, clock.clone());
     assert!(state.payments().is_some(), "the payment settings are good");
+    Some(department_of(db, state, clock).await)
+}
+
+/// A department with a test API key and a webhook endpoint (a
+/// [`Receiver`]) on `state`.
+async fn department_of(db: TestDb, state: AppState, clock: Arc<TestClock>) -> Pay {
     let dept = crate::par::department(&state).await;
     let (key, stored) =
         gateway::api_keys::generate(&dept.client_id, gateway::api_keys::Mode::Test, state.now())
@@ -183,7 +189,7 @@ async fn setup(backend: Backend) -> Option<Pay> {
         )
         .await
         .unwrap();
-    Some(Pay {
+    Pay {
         app: gateway::app(state.clone()),
         state,
         db,
@@ -192,7 +198,7 @@ async fn setup(backend: Backend) -> Option<Pay> {
         client_id: dept.client_id,
         receiver,
         deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek()))),
-    })
+    }
 }
 
 fn bill_body(reference: &str, amount: &str) -> Value {
@@ -1909,39 +1915,7 @@ pub mod card {
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let state = AppState::with_clock(db.db.clone(), config, clock.clone());
         serve_for_webhooks(&state, &stripe).await;
-        let dept = crate::par::department(&state).await;
-        let (key, stored) = gateway::api_keys::generate(
-            &dept.client_id,
-            gateway::api_keys::Mode::Test,
-            state.now(),
-        )
-        .unwrap();
-        state.db().insert_api_key(&stored).await.unwrap();
-        let receiver = Receiver::default();
-        let url = receiver.start().await;
-        state
-            .db()
-            .set_webhook_endpoint(
-                &WebhookEndpoint {
-                    client_id: dept.client_id.clone(),
-                    url,
-                    secrets: vec![SECRET.into()],
-                },
-                &kek(),
-                0,
-            )
-            .await
-            .unwrap();
-        let p = Pay {
-            app: gateway::app(state.clone()),
-            state,
-            db,
-            clock,
-            key,
-            client_id: dept.client_id,
-            receiver,
-            deliverer: Deliverer::new(std::time::Duration::from_secs(5), 72, Some(Arc::new(kek()))),
-        };
+        let p = department_of(db, state, clock).await;
         let mut body = bill_body("CARD-0001", "150.00");
         body["methods"] = json!(["card"]);
         let (status, bill) = p
